@@ -1,0 +1,69 @@
+// Secrets derived from the shared key and the Noise handshake, as hypercore's lib/caps.js does for cores.
+import sodium from 'sodium-universal'
+import crypto from 'hypercore-crypto'
+import b4a from 'b4a'
+
+const [CAP_INITIATOR, CAP_RESPONDER, SALT] = crypto.namespace('hyper-multifeed', 3)
+
+function hash(key: Buffer, parts: Buffer[], bytes = 32): Buffer {
+  const out = b4a.allocUnsafe(bytes) as Buffer
+  sodium.crypto_generichash_batch(out, parts, key)
+  return out
+}
+
+// Proof that the sender knows the shared key, bound to this connection so it cannot be replayed.
+export function capability(isInitiator: boolean, sharedKey: Buffer, handshakeHash: Buffer): Buffer {
+  return hash(sharedKey, [isInitiator ? CAP_INITIATOR : CAP_RESPONDER, handshakeHash])
+}
+
+// Per-connection salt for set hashes: unknown to anyone without the shared key, new on every connection.
+export function connectionSalt(sharedKey: Buffer, handshakeHash: Buffer): Buffer {
+  return hash(sharedKey, [SALT, handshakeHash])
+}
+
+export const ELEMENT_BYTES = 14
+export const KEY_HASH_BYTES = 8
+
+// A reconciliation element: 8-byte salted hash of the feed key, then the length as 6 bytes little-endian.
+export function element(salt: Buffer, key: Buffer, length: number): Buffer {
+  const out = b4a.allocUnsafe(16) as Buffer // BLAKE2b gives at least 16 bytes: hash into 16, keep 8
+  sodium.crypto_generichash(out, key, salt)
+  out.writeUIntLE(length, KEY_HASH_BYTES, 6)
+  return out.subarray(0, ELEMENT_BYTES)
+}
+
+function view(el: Uint8Array): Buffer {
+  return Buffer.from(el.buffer, el.byteOffset, el.byteLength)
+}
+
+export function elementKeyHash(el: Uint8Array): Buffer {
+  return view(el).subarray(0, KEY_HASH_BYTES)
+}
+
+export function elementLength(el: Uint8Array): number {
+  return view(el).readUIntLE(KEY_HASH_BYTES, 6)
+}
+
+// Order-free digest of a set of elements: XOR of their salted hashes. Adding and removing are the same XOR.
+export class SetDigest {
+  readonly digest: Buffer
+  private readonly salt: Buffer
+  private readonly scratch: Buffer
+
+  constructor(salt: Buffer) {
+    this.salt = salt
+    this.digest = b4a.alloc(32) as Buffer
+    this.scratch = b4a.allocUnsafe(32) as Buffer
+  }
+
+  toggle(el: Uint8Array): void {
+    sodium.crypto_generichash(this.scratch, el, this.salt)
+    for (let i = 0; i < 32; i++) this.digest[i] ^= this.scratch[i]
+  }
+
+  copy(): SetDigest {
+    const d = new SetDigest(this.salt)
+    this.digest.copy(d.digest)
+    return d
+  }
+}

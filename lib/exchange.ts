@@ -1,0 +1,485 @@
+// The feed exchange with one peer over one protomux channel: handshake, summary, then a plain list or a
+// rateless IBLT reconciliation, then live announcements. See PROTOCOL.md.
+import c from 'compact-encoding'
+import b4a from 'b4a'
+import safetyCatch from 'safety-catch'
+import type Protomux from 'protomux'
+import type Hypercore from 'hypercore'
+import * as m from './messages'
+import { capability, connectionSalt, element, elementKeyHash, elementLength, SetDigest, ELEMENT_BYTES } from './caps'
+import { Encoder, Decoder, codedSymbolCodec, CodedSymbol } from './riblt'
+import { ChannelRouter, Routed } from './router'
+import { VERSION_MISMATCH, CLIENT_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, MultifeedError } from './errors'
+import { toHex } from './keys'
+import { ExchangeStats, newStats } from './stats'
+
+export interface LocalEntry {
+  key: Buffer
+  length: number
+}
+
+// What an exchange needs from its multifeed.
+export interface ExchangeHost {
+  readonly key: Buffer | null
+  readonly discoveryKey: Buffer | null
+  readonly client: string
+  readonly maxFeeds: number
+  readonly closing: Promise<void> | null
+  readonly opening: Promise<void> | null
+  sharedEntries(): Promise<LocalEntry[]>
+  // the remote has these feeds at these lengths: add the accepted ones, start downloads, return what began
+  receiveEntries(exchange: FeedExchange, entries: m.FeedEntry[]): Promise<Hypercore[]>
+  localLength(hex: string): number
+  exchangeUpdated(exchange: FeedExchange): void
+  exchangeClosed(exchange: FeedExchange, err: MultifeedError | null): void
+}
+
+type Phase = 'opening' | 'summary' | 'list' | 'sketch' | 'live' | 'closed'
+
+const MESSAGE_NAMES = ['summary', 'feeds', 'symbols', 'more', 'diff']
+const SYMBOL_BYTES_ESTIMATE = 20 // 14-byte sum, 4-byte checksum, count
+const ENTRY_BYTES_ESTIMATE = 34
+const MIN_SYMBOL_BATCH = 8
+
+// Both sides run this on the two summaries and reach the same answer.
+export function chooseMode(a: number, b: number): 'list' | 'sketch' {
+  if (a === 0 || b === 0) return 'list'
+  const atLeastDifferent = Math.abs(a - b)
+  return atLeastDifferent * 2 * 1.6 * SYMBOL_BYTES_ESTIMATE < (a + b) * ENTRY_BYTES_ESTIMATE ? 'sketch' : 'list'
+}
+
+export class FeedExchange implements Routed {
+  readonly host: ExchangeHost
+  readonly muxer: Protomux
+  readonly stream: any
+  readonly owned: boolean
+  readonly stats: ExchangeStats
+  phase: Phase = 'opening'
+  error: MultifeedError | null = null
+  inSync = false // the summaries matched: nothing was exchanged
+  mode: 'none' | 'in-sync' | 'list' | 'sketch' | 'sketch-fallback' = 'none'
+  // feeds we are downloading on this connection: hex key -> length the remote advertised
+  readonly pending = new Map<string, number>()
+  // what the remote told us it has: hex key -> length
+  readonly remote = new Map<string, number>()
+
+  private channel: Protomux.Channel | null = null
+  private router: ChannelRouter
+  private timer: NodeJS.Timeout | null = null
+  private queue: Promise<void> = Promise.resolve()
+  private salt: Buffer | null = null
+  private local: LocalEntry[] = []
+  private byKeyHash = new Map<string, LocalEntry>()
+  private localDigest: SetDigest | null = null
+  private remoteSummary: m.Summary | null = null
+  private encoder: Encoder | null = null
+  private decoder: Decoder | null = null
+  private symbolCodec = codedSymbolCodec(ELEMENT_BYTES)
+  private sentListDone = false
+  private remoteListDone = false
+  private diffShort: m.ShortEntry[] = []
+  private diffWant: Buffer[] = []
+  private began: Hypercore[] = []
+  private announceQueue = new Map<string, LocalEntry>()
+  private announceScheduled = false
+  private queuedEntries = 0
+
+  constructor(host: ExchangeHost, muxer: Protomux, stream: any, owned: boolean, timeout: number) {
+    this.host = host
+    this.muxer = muxer
+    this.stream = stream
+    this.owned = owned
+    this.stats = newStats()
+    this.router = ChannelRouter.from(muxer)
+    if (host.opening) this.router.wait(host.opening)
+    if (owned && timeout > 0) {
+      this.timer = setTimeout(() => this.fail(KEY_MISMATCH(`the remote did not open a multifeed channel within ${timeout} ms`, this.host.discoveryKey || b4a.alloc(32) as Buffer)), timeout)
+      if (this.timer.unref) this.timer.unref()
+    }
+    this.start().catch((err) => this.fail(err))
+  }
+
+  get isInitiator(): boolean {
+    return !!this.muxer.stream.isInitiator
+  }
+
+  get synced(): boolean {
+    return this.phase === 'live' && this.pending.size === 0
+  }
+
+  private async start(): Promise<void> {
+    if (this.host.opening) await this.host.opening
+    if (!this.muxer.stream.handshakeHash) await this.muxer.stream.opened
+    if (this.phase === 'closed') return
+    this.router.add(this.host.discoveryKey!, this)
+    this.open()
+  }
+
+  onremoteopen(): void {
+    if (this.phase === 'opening' && this.muxer.stream.handshakeHash && this.host.discoveryKey) this.open()
+  }
+
+  private open(): void {
+    if (this.channel !== null || this.phase === 'closed') return
+    const raw = { encoding: c.raw }
+    const channel = this.muxer.createChannel({
+      protocol: m.PROTOCOL,
+      id: this.host.discoveryKey,
+      handshake: c.raw,
+      messages: [raw, raw, raw, raw, raw],
+      onopen: (hs: Buffer) => this.onopen(hs),
+      onclose: (isRemote: boolean) => this.onclose(isRemote)
+    })
+    if (channel === null) return // this multifeed already has a channel on this connection
+    this.channel = channel
+    channel.messages.forEach((msg, i) => {
+      msg.onmessage = (buf: Buffer) => this.onmessage(i, buf)
+    })
+    const cap = capability(this.isInitiator, this.host.key!, this.muxer.stream.handshakeHash)
+    channel.open(m.encode(m.handshake, { version: m.VERSION, client: this.host.client, capability: cap }))
+  }
+
+  private onopen(raw: Buffer): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    let hs: m.Handshake
+    try {
+      hs = m.decode(m.handshake, raw, 'handshake')
+    } catch (err) {
+      return this.fail(err as MultifeedError)
+    }
+    const ours = m.VERSION.split('.')[0]
+    if (hs.version.split('.')[0] !== ours) return this.fail(VERSION_MISMATCH(m.VERSION, hs.version))
+    if (hs.client !== this.host.client) return this.fail(CLIENT_MISMATCH(this.host.client, hs.client))
+    const expected = capability(!this.isInitiator, this.host.key!, this.muxer.stream.handshakeHash)
+    if (!b4a.equals(expected, hs.capability)) {
+      return this.fail(KEY_MISMATCH('the remote failed the capability check: it does not know the shared key', this.host.discoveryKey!))
+    }
+    this.stats.startedAt = Date.now()
+    this.phase = 'summary'
+    this.enqueue(() => this.sendSummary())
+  }
+
+  private onclose(isRemote: boolean): void {
+    if (this.phase === 'opening' && isRemote && this.owned) {
+      // the remote rejected our channel: it has no multifeed with this key
+      this.fail(KEY_MISMATCH('the remote has no multifeed with this key', this.host.discoveryKey!))
+      return
+    }
+    this.destroy(null)
+  }
+
+  private onmessage(type: number, buf: Buffer): void {
+    if (this.phase === 'closed') return
+    this.stats.exchangeBytesReceived += buf.byteLength
+    // a flood is refused as it arrives, before it queues: entries waiting to be processed are bounded too
+    const n = type === 1 ? peekUint(buf, 1) : 0
+    this.queuedEntries += n
+    if (this.queuedEntries > this.host.maxFeeds) return this.fail(TOO_MANY_FEEDS(this.host.maxFeeds, this.queuedEntries))
+    this.enqueue(async () => {
+      this.queuedEntries -= n
+      switch (type) {
+        case 0: return this.onsummary(m.decode(m.summary, buf, 'summary'))
+        case 1: return this.onfeeds(m.decode(m.feeds, buf, 'feeds'))
+        case 2: return this.onsymbols(buf)
+        case 3: return this.onmore(m.decode(m.more, buf, 'more'))
+        case 4: return this.ondiff(m.decode(m.diff, buf, 'diff'))
+        default: throw BAD_MESSAGE('unknown message type ' + type)
+      }
+    })
+  }
+
+  private enqueue(fn: () => Promise<void> | void): void {
+    this.queue = this.queue.then(async () => {
+      if (this.phase === 'closed') return
+      await fn()
+    }).catch((err) => this.fail(err))
+  }
+
+  private send(type: number, buf: Buffer): void {
+    if (this.channel === null || this.phase === 'closed') return
+    this.stats.exchangeBytesSent += buf.byteLength
+    this.channel.messages[type].send(buf)
+  }
+
+  private async sendSummary(): Promise<void> {
+    this.local = await this.host.sharedEntries()
+    if (this.phase === 'closed') return
+    const salt = this.salt = connectionSalt(this.host.key!, this.muxer.stream.handshakeHash)
+    this.localDigest = new SetDigest(salt)
+    for (const entry of this.local) {
+      const el = element(salt, entry.key, entry.length)
+      this.byKeyHash.set(toHex(elementKeyHash(el)), entry)
+      this.localDigest.toggle(el)
+    }
+    this.send(0, m.encode(m.summary, { count: this.local.length, digest: this.localDigest.digest }))
+  }
+
+  private expect(...phases: Phase[]): void {
+    if (!phases.includes(this.phase)) throw BAD_MESSAGE(`unexpected message in phase ${this.phase}`)
+  }
+
+  private async onsummary(s: m.Summary): Promise<void> {
+    this.expect('summary')
+    if (this.remoteSummary !== null) throw BAD_MESSAGE('second summary')
+    if (s.count > this.host.maxFeeds) throw TOO_MANY_FEEDS(this.host.maxFeeds, s.count)
+    this.remoteSummary = s
+    if (s.count === this.local.length && b4a.equals(s.digest, this.localDigest!.digest)) {
+      this.inSync = true
+      this.mode = 'in-sync'
+      return this.finish()
+    }
+    if (chooseMode(this.local.length, s.count) === 'list') return this.startList()
+    this.phase = 'sketch'
+    this.mode = 'sketch'
+    if (this.isInitiator) {
+      this.encoder = new Encoder({ salt: this.salt! })
+      for (const entry of this.local) this.encoder.add(element(this.salt!, entry.key, entry.length))
+      const guess = Math.ceil(1.5 * 2 * Math.abs(this.local.length - s.count))
+      this.sendSymbols(Math.max(MIN_SYMBOL_BATCH, guess))
+    } else {
+      this.decoder = new Decoder({ salt: this.salt! })
+      for (const entry of this.local) this.decoder.add(element(this.salt!, entry.key, entry.length))
+    }
+  }
+
+  private startList(): void {
+    this.mode = this.phase === 'sketch' ? 'sketch-fallback' : 'list'
+    this.phase = 'list'
+    this.sendEntries(this.local)
+    this.sentListDone = true
+  }
+
+  // A batch of whole entries, split to respect the per-message limit; the final one is marked last.
+  private sendEntries(entries: LocalEntry[]): void {
+    const max = m.LIMITS.maxEntriesPerMessage
+    for (let i = 0; i === 0 || i < entries.length; i += max) {
+      const chunk = entries.slice(i, i + max)
+      this.send(1, m.encode(m.feeds, { last: i + max >= entries.length, entries: chunk }))
+    }
+  }
+
+  private async onfeeds(f: m.Feeds): Promise<void> {
+    if (this.phase === 'live') {
+      if (f.last) throw BAD_MESSAGE('a live announcement marked last')
+      await this.receive(f.entries)
+      const began = this.began
+      this.began = []
+      if (began.length > 0) this.stream.emit('remote-feeds', began)
+      return
+    }
+    // in a sketch, the only batches are the initiator's answer to our want list
+    if (this.phase === 'sketch' && this.isInitiator) throw BAD_MESSAGE('feeds sent to the initiator during a sketch')
+    this.expect('list', 'sketch')
+    await this.receive(f.entries)
+    if (!f.last) return
+    this.remoteListDone = true
+    if (this.phase === 'sketch' || this.sentListDone) await this.finish()
+  }
+
+  private async receive(entries: m.FeedEntry[]): Promise<void> {
+    for (const e of entries) this.remote.set(toHex(e.key), e.length)
+    if (this.remote.size > this.host.maxFeeds) throw TOO_MANY_FEEDS(this.host.maxFeeds, this.remote.size)
+    const began = await this.host.receiveEntries(this, entries)
+    for (const core of began) this.began.push(core)
+  }
+
+  // One batch is one message, so every message the responder cannot decode earns exactly one `more`.
+  private sendSymbols(n: number): void {
+    const batch = this.encoder!.produce(Math.min(n, m.LIMITS.maxSymbolsPerMessage))
+    this.send(2, encodeSymbols(this.symbolCodec, batch))
+  }
+
+  private async onsymbols(buf: Buffer): Promise<void> {
+    this.expect('sketch')
+    if (this.isInitiator || this.decoder === null) throw BAD_MESSAGE('symbols sent to the initiator')
+    const symbols = decodeSymbols(this.symbolCodec, buf)
+    if (!this.decoder.addSymbols(symbols)) {
+      const budget = (this.local.length + this.remoteSummary!.count) * ENTRY_BYTES_ESTIMATE
+      if (this.decoder.failed() || this.decoder.received * SYMBOL_BYTES_ESTIMATE > budget) return this.fallback()
+      this.send(3, m.encode(m.more, { fallback: false }))
+      return
+    }
+    if (!this.verifyDecoded()) return this.fallback()
+    await this.sendDiff()
+  }
+
+  // The decoded difference must turn our digest into the remote's; otherwise a symbol lied.
+  private verifyDecoded(): boolean {
+    const d = this.localDigest!.copy()
+    const remoteOnly = this.decoder!.remoteOnly()
+    const localOnly = this.decoder!.localOnly()
+    for (const el of localOnly) d.toggle(el)
+    for (const el of remoteOnly) d.toggle(el)
+    const count = this.local.length - localOnly.length + remoteOnly.length
+    return count === this.remoteSummary!.count && b4a.equals(d.digest, this.remoteSummary!.digest)
+  }
+
+  private fallback(): void {
+    this.send(3, m.encode(m.more, { fallback: true }))
+    this.decoder = null
+    this.startList()
+  }
+
+  private async sendDiff(): Promise<void> {
+    const remoteOnly = this.decoder!.remoteOnly()
+    const localOnly = this.decoder!.localOnly()
+    this.decoder = null
+    const remoteHashes = new Set<string>()
+    const learned: m.FeedEntry[] = []
+    const want: Buffer[] = []
+    for (const el of remoteOnly) {
+      const hash = toHex(elementKeyHash(el))
+      remoteHashes.add(hash)
+      const mine = this.byKeyHash.get(hash)
+      if (mine) learned.push({ key: mine.key, length: elementLength(el) })
+      else want.push(b4a.from(elementKeyHash(el)) as Buffer)
+    }
+    const short: m.ShortEntry[] = []
+    const full: m.FeedEntry[] = []
+    for (const el of localOnly) {
+      const hash = toHex(elementKeyHash(el))
+      if (remoteHashes.has(hash)) short.push({ hash: b4a.from(elementKeyHash(el)) as Buffer, length: elementLength(el) })
+      else full.push(this.byKeyHash.get(hash)!)
+    }
+    const max = m.LIMITS.maxEntriesPerMessage
+    const rounds = Math.max(1, Math.ceil(Math.max(short.length, full.length, want.length) / max))
+    for (let r = 0; r < rounds; r++) {
+      const at = r * max
+      this.send(4, m.encode(m.diff, {
+        last: r === rounds - 1,
+        short: short.slice(at, at + max),
+        full: full.slice(at, at + max),
+        want: want.slice(at, at + max)
+      }))
+    }
+    await this.receive(learned)
+  }
+
+  private async onmore(more: m.More): Promise<void> {
+    this.expect('sketch')
+    if (!this.isInitiator || this.encoder === null) throw BAD_MESSAGE('more sent to the responder')
+    if (more.fallback) {
+      this.encoder = null
+      this.startList()
+      return
+    }
+    if (this.encoder.produced * SYMBOL_BYTES_ESTIMATE > (this.local.length + this.remoteSummary!.count) * ENTRY_BYTES_ESTIMATE * 2) {
+      throw BAD_MESSAGE('the responder keeps asking for symbols')
+    }
+    this.sendSymbols(Math.max(MIN_SYMBOL_BATCH, Math.ceil(this.encoder.produced * 0.25)))
+  }
+
+  private async ondiff(d: m.Diff): Promise<void> {
+    this.expect('sketch')
+    if (!this.isInitiator || this.encoder === null) throw BAD_MESSAGE('diff sent to the responder')
+    for (const s of d.short) this.diffShort.push(s)
+    for (const w of d.want) this.diffWant.push(w)
+    if (this.diffShort.length + this.diffWant.length > this.local.length * 2 + 4096) throw BAD_MESSAGE('diff larger than our set')
+    await this.receive(d.full)
+    if (!d.last) return
+    this.encoder = null
+    const learned: m.FeedEntry[] = []
+    for (const s of this.diffShort) {
+      const mine = this.byKeyHash.get(toHex(s.hash))
+      if (mine) learned.push({ key: mine.key, length: s.length })
+    }
+    const answer: LocalEntry[] = []
+    for (const w of this.diffWant) {
+      const mine = this.byKeyHash.get(toHex(w))
+      if (mine) answer.push(mine)
+    }
+    this.diffShort = []
+    this.diffWant = []
+    this.sendEntries(answer)
+    await this.receive(learned)
+    await this.finish()
+  }
+
+  private async finish(): Promise<void> {
+    this.phase = 'live'
+    this.stats.finishedAt = Date.now()
+    this.stats.inSync = this.inSync
+    this.byKeyHash = new Map()
+    this.local = []
+    const began = this.began
+    this.began = []
+    this.stream.emit('remote-feeds', began)
+    this.flushAnnouncements()
+    this.host.exchangeUpdated(this)
+  }
+
+  // A local feed appeared or grew: tell the remote, batched per tick, unless it already has that much.
+  announce(entry: LocalEntry): void {
+    const hex = toHex(entry.key)
+    const known = this.remote.get(hex)
+    if (known !== undefined && known >= entry.length) return
+    this.announceQueue.set(hex, entry)
+    if (this.phase !== 'live' || this.announceScheduled) return
+    this.announceScheduled = true
+    setImmediate(() => this.flushAnnouncements())
+  }
+
+  private flushAnnouncements(): void {
+    this.announceScheduled = false
+    if (this.phase !== 'live' || this.announceQueue.size === 0) return
+    const entries: LocalEntry[] = []
+    for (const [hex, e] of this.announceQueue) {
+      const known = this.remote.get(hex)
+      const length = this.host.localLength(hex)
+      if (known !== undefined && known >= length) continue
+      entries.push({ key: e.key, length })
+    }
+    this.announceQueue.clear()
+    const max = m.LIMITS.maxEntriesPerMessage
+    for (let i = 0; i < entries.length; i += max) {
+      this.send(1, m.encode(m.feeds, { last: false, entries: entries.slice(i, i + max) }))
+    }
+  }
+
+  // The multifeed's copy of a feed reached `length`.
+  onlength(hex: string, length: number): void {
+    const want = this.pending.get(hex)
+    if (want === undefined || length < want) return
+    this.pending.delete(hex)
+    if (this.pending.size === 0) this.host.exchangeUpdated(this)
+  }
+
+  fail(err: MultifeedError): void {
+    if (this.phase === 'closed') return
+    this.error = err
+    if (this.owned) this.stream.destroy(err)
+    this.destroy(err)
+  }
+
+  destroy(err: MultifeedError | null): void {
+    if (this.phase === 'closed') return
+    this.phase = 'closed'
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    if (this.host.discoveryKey) this.router.delete(this.host.discoveryKey, this)
+    if (this.channel !== null) this.channel.close()
+    this.encoder = null
+    this.decoder = null
+    this.host.exchangeClosed(this, err)
+  }
+}
+
+function peekUint(buf: Buffer, offset: number): number {
+  try {
+    return c.uint.decode({ start: offset, end: buf.byteLength, buffer: buf })
+  } catch (err) {
+    safetyCatch(err)
+    return 0
+  }
+}
+
+function encodeSymbols(codec: c.Encoder<CodedSymbol>, symbols: CodedSymbol[]): Buffer {
+  return c.encode(c.array(codec), symbols) as Buffer
+}
+
+function decodeSymbols(codec: c.Encoder<CodedSymbol>, buf: Buffer): CodedSymbol[] {
+  const n = peekUint(buf, 0)
+  if (n > m.LIMITS.maxSymbolsPerMessage) throw BAD_MESSAGE(`${n} symbols in one message, the limit is ${m.LIMITS.maxSymbolsPerMessage}`)
+  return m.decode(c.array(codec), buf, 'symbols')
+}

@@ -1,0 +1,77 @@
+// The local-only membership index: one user-data entry per feed on a core that is never written to,
+// never advertised and opened inactive, so corestore never attaches it to a replication stream.
+// User data lives in RocksDB beside the cores and each put is one atomic write.
+import type Hypercore from 'hypercore'
+import b4a from 'b4a'
+import { indexRecord, encode, decode, IndexRecord } from './messages'
+import { STORAGE_CORRUPT } from './errors'
+
+const FEED = 'feed/'
+const BLOCKED = 'blocked/'
+
+export interface StoredFeed extends IndexRecord {
+  key: Buffer
+}
+
+export class FeedIndex {
+  readonly core: Hypercore
+
+  constructor(core: Hypercore) {
+    this.core = core
+  }
+
+  async ready(): Promise<void> {
+    await this.core.ready()
+  }
+
+  async load(): Promise<{ feeds: StoredFeed[], blocked: Buffer[] }> {
+    const feeds: StoredFeed[] = []
+    for await (const { key, value } of this.range(FEED)) {
+      const hex = key.slice(FEED.length)
+      if (!/^[0-9a-f]{64}$/.test(hex)) throw STORAGE_CORRUPT(`index entry "${key}" is not a feed key`, { entry: key })
+      let rec: IndexRecord
+      try {
+        rec = decode(indexRecord, value, 'index record')
+      } catch (err) {
+        throw STORAGE_CORRUPT(`index entry for feed ${hex} is unreadable: ${(err as Error).message}`, { entry: key })
+      }
+      feeds.push({ key: b4a.from(hex, 'hex') as Buffer, ...rec })
+    }
+    const blocked: Buffer[] = []
+    for await (const { key } of this.range(BLOCKED)) blocked.push(b4a.from(key.slice(BLOCKED.length), 'hex') as Buffer)
+    return { feeds, blocked }
+  }
+
+  private range(prefix: string): AsyncIterable<{ key: string, value: Buffer }> {
+    // '0' sorts right after '/', so [prefix, prefix with '/' -> '0') is exactly the prefix
+    return this.core.state.storage.createUserDataStream({ gte: prefix, lt: prefix.slice(0, -1) + '0' })
+  }
+
+  async put(feed: StoredFeed): Promise<void> {
+    await this.core.setUserData(FEED + b4a.toString(feed.key, 'hex'), encode(indexRecord, feed))
+  }
+
+  async delete(key: Buffer): Promise<void> {
+    await this.core.setUserData(FEED + b4a.toString(key, 'hex'), null)
+  }
+
+  async block(key: Buffer): Promise<void> {
+    await this.core.setUserData(BLOCKED + b4a.toString(key, 'hex'), b4a.alloc(1) as Buffer)
+  }
+
+  async unblock(key: Buffer): Promise<void> {
+    await this.core.setUserData(BLOCKED + b4a.toString(key, 'hex'), null)
+  }
+
+  async getKey(): Promise<Buffer | null> {
+    return await this.core.getUserData('key')
+  }
+
+  async setKey(key: Buffer): Promise<void> {
+    await this.core.setUserData('key', key)
+  }
+
+  async close(): Promise<void> {
+    await this.core.close()
+  }
+}

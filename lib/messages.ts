@@ -1,0 +1,265 @@
+// Every message of the feed exchange, as compact-encoding codecs. PROTOCOL.md is the prose twin of this file.
+import c from 'compact-encoding'
+import { BAD_MESSAGE } from './errors'
+
+type Codec<T> = c.Encoder<T>
+type State = Parameters<Codec<unknown>['decode']>[0]
+
+export const PROTOCOL = 'hyper-multifeed'
+export const VERSION = '2.0.0'
+
+export interface Limits {
+  maxEntriesPerMessage: number
+  maxSymbolsPerMessage: number
+  maxStringLength: number
+}
+
+// Lengths travel as 6-byte integers inside reconciliation elements.
+export const MAX_LENGTH = 2 ** 48 - 1
+
+function length(state: State): number {
+  const n = c.uint.decode(state)
+  if (n > MAX_LENGTH) throw BAD_MESSAGE(`length ${n} is beyond ${MAX_LENGTH}`)
+  return n
+}
+
+export const LIMITS: Limits = {
+  maxEntriesPerMessage: 4096,
+  maxSymbolsPerMessage: 4096,
+  maxStringLength: 256
+}
+
+function boundedString(max: number): Codec<string> {
+  return {
+    preencode(state, s) { c.string.preencode(state, s) },
+    encode(state, s) { c.string.encode(state, s) },
+    decode(state) {
+      const s = c.string.decode(state)
+      if (s.length > max) throw BAD_MESSAGE(`string longer than ${max} characters`)
+      return s
+    }
+  }
+}
+
+function boundedArray<T>(item: Codec<T>, max: number): Codec<T[]> {
+  return {
+    preencode(state, list) {
+      c.uint.preencode(state, list.length)
+      for (const v of list) item.preencode(state, v)
+    },
+    encode(state, list) {
+      c.uint.encode(state, list.length)
+      for (const v of list) item.encode(state, v)
+    },
+    decode(state) {
+      const n = c.uint.decode(state)
+      if (n > max) throw BAD_MESSAGE(`list of ${n} items, the limit is ${max}`)
+      // each item is at least one byte, so a length beyond the buffer is a lie: refuse before allocating
+      if (n > state.end - state.start) throw BAD_MESSAGE('list longer than the message')
+      const list = new Array<T>(n)
+      for (let i = 0; i < n; i++) list[i] = item.decode(state)
+      return list
+    }
+  }
+}
+
+export interface Handshake {
+  version: string
+  client: string
+  capability: Buffer
+}
+
+export const handshake: Codec<Handshake> = {
+  preencode(state, m) {
+    c.string.preencode(state, m.version)
+    c.string.preencode(state, m.client)
+    c.fixed32.preencode(state, m.capability)
+  },
+  encode(state, m) {
+    c.string.encode(state, m.version)
+    c.string.encode(state, m.client)
+    c.fixed32.encode(state, m.capability)
+  },
+  decode(state) {
+    const str = boundedString(LIMITS.maxStringLength)
+    return {
+      version: str.decode(state),
+      client: str.decode(state),
+      capability: c.fixed32.decode(state) as Buffer
+    }
+  }
+}
+
+// First message after the handshake: the size of the advertised set and an order-free digest of it.
+export interface Summary {
+  count: number
+  digest: Buffer
+}
+
+export const summary: Codec<Summary> = {
+  preencode(state, m) {
+    c.uint.preencode(state, m.count)
+    c.fixed32.preencode(state, m.digest)
+  },
+  encode(state, m) {
+    c.uint.encode(state, m.count)
+    c.fixed32.encode(state, m.digest)
+  },
+  decode(state) {
+    return { count: c.uint.decode(state), digest: c.fixed32.decode(state) as Buffer }
+  }
+}
+
+export interface FeedEntry {
+  key: Buffer
+  length: number
+}
+
+const feedEntry: Codec<FeedEntry> = {
+  preencode(state, m) {
+    c.fixed32.preencode(state, m.key)
+    c.uint.preencode(state, m.length)
+  },
+  encode(state, m) {
+    c.fixed32.encode(state, m.key)
+    c.uint.encode(state, m.length)
+  },
+  decode(state) {
+    return { key: c.fixed32.decode(state) as Buffer, length: length(state) }
+  }
+}
+
+// A batch of whole entries: the plain list, the answer to a `want`, and live announcements.
+// `last` marks the final batch of a plain list or of an answer.
+export interface Feeds {
+  last: boolean
+  entries: FeedEntry[]
+}
+
+export const feeds: Codec<Feeds> = {
+  preencode(state, m) {
+    c.bool.preencode(state, m.last)
+    boundedArray(feedEntry, LIMITS.maxEntriesPerMessage).preencode(state, m.entries)
+  },
+  encode(state, m) {
+    c.bool.encode(state, m.last)
+    boundedArray(feedEntry, LIMITS.maxEntriesPerMessage).encode(state, m.entries)
+  },
+  decode(state) {
+    return {
+      last: c.bool.decode(state),
+      entries: boundedArray(feedEntry, LIMITS.maxEntriesPerMessage).decode(state)
+    }
+  }
+}
+
+// Coded symbols of the rateless IBLT, initiator to responder. Raw: decoded by riblt's own codec.
+export interface Symbols {
+  symbols: Buffer
+}
+
+// Responder to initiator: 0 = send more symbols, 1 = give up and fall back to plain lists.
+export interface More {
+  fallback: boolean
+}
+
+export const more: Codec<More> = {
+  preencode(state) { c.uint.preencode(state, 0) },
+  encode(state, m) { c.uint.encode(state, m.fallback ? 1 : 0) },
+  decode(state) {
+    const v = c.uint.decode(state)
+    if (v > 1) throw BAD_MESSAGE('unknown more flag ' + v)
+    return { fallback: v === 1 }
+  }
+}
+
+// What the responder learned from decoding, told to the initiator.
+export interface ShortEntry {
+  hash: Buffer // the 8-byte salted key hash, for keys the initiator has
+  length: number
+}
+
+const shortEntry: Codec<ShortEntry> = {
+  preencode(state, m) {
+    c.fixed(8).preencode(state, m.hash)
+    c.uint.preencode(state, m.length)
+  },
+  encode(state, m) {
+    c.fixed(8).encode(state, m.hash)
+    c.uint.encode(state, m.length)
+  },
+  decode(state) {
+    return { hash: c.fixed(8).decode(state) as Buffer, length: length(state) }
+  }
+}
+
+export interface Diff {
+  last: boolean // a long diff is split over several messages
+  short: ShortEntry[] // the responder's length for keys both have
+  full: FeedEntry[] // keys only the responder has
+  want: Buffer[] // key hashes only the initiator has: answer with a `feeds` batch
+}
+
+export const diff: Codec<Diff> = {
+  preencode(state, m) {
+    c.bool.preencode(state, m.last)
+    boundedArray(shortEntry, LIMITS.maxEntriesPerMessage).preencode(state, m.short)
+    boundedArray(feedEntry, LIMITS.maxEntriesPerMessage).preencode(state, m.full)
+    boundedArray(c.fixed(8), LIMITS.maxEntriesPerMessage).preencode(state, m.want)
+  },
+  encode(state, m) {
+    c.bool.encode(state, m.last)
+    boundedArray(shortEntry, LIMITS.maxEntriesPerMessage).encode(state, m.short)
+    boundedArray(feedEntry, LIMITS.maxEntriesPerMessage).encode(state, m.full)
+    boundedArray(c.fixed(8), LIMITS.maxEntriesPerMessage).encode(state, m.want)
+  },
+  decode(state) {
+    return {
+      last: c.bool.decode(state),
+      short: boundedArray(shortEntry, LIMITS.maxEntriesPerMessage).decode(state),
+      full: boundedArray(feedEntry, LIMITS.maxEntriesPerMessage).decode(state),
+      want: boundedArray(c.fixed(8) as Codec<Buffer>, LIMITS.maxEntriesPerMessage).decode(state) as Buffer[]
+    }
+  }
+}
+
+export function encode<T>(codec: Codec<T>, m: T): Buffer {
+  return c.encode(codec, m) as Buffer
+}
+
+// Decodes a whole message: a truncated message, trailing bytes or an out-of-range field is ERR_BAD_MESSAGE.
+export function decode<T>(codec: Codec<T>, buf: Uint8Array, name: string): T {
+  const state: State = { start: 0, end: buf.byteLength, buffer: buf }
+  let m: T
+  try {
+    m = codec.decode(state)
+  } catch (err) {
+    const e = err as Error & { code?: string }
+    if (e.code === 'ERR_BAD_MESSAGE') throw e
+    throw BAD_MESSAGE(`malformed ${name} message: ${e.message}`)
+  }
+  if (state.start !== state.end) throw BAD_MESSAGE(`${state.end - state.start} trailing bytes after ${name} message`)
+  return m
+}
+
+// Storage, not wire: one record per feed in the local-only index (user data of the index core).
+export interface IndexRecord {
+  name: string | null
+  writable: boolean
+}
+
+export const indexRecord: Codec<IndexRecord> = {
+  preencode(state, m) {
+    c.uint.preencode(state, 0)
+    if (m.name !== null) c.string.preencode(state, m.name)
+  },
+  encode(state, m) {
+    c.uint.encode(state, (m.writable ? 1 : 0) | (m.name !== null ? 2 : 0))
+    if (m.name !== null) c.string.encode(state, m.name)
+  },
+  decode(state) {
+    const flags = c.uint.decode(state)
+    if (flags > 3) throw BAD_MESSAGE('unknown index record flags ' + flags)
+    return { writable: (flags & 1) !== 0, name: (flags & 2) !== 0 ? c.string.decode(state) : null }
+  }
+}

@@ -1,0 +1,466 @@
+// A multifeed: the writers of many authors under one shared key, their membership kept in a local-only
+// index, and a feed exchange on every replication stream. One record per feed; cores open on demand.
+import ReadyResource from 'ready-resource'
+import Corestore from 'corestore'
+import Hypercore from 'hypercore'
+import crypto from 'hypercore-crypto'
+import b4a from 'b4a'
+import safetyCatch from 'safety-catch'
+import { FeedIndex } from './feed-index'
+import { FeedExchange, ExchangeHost, LocalEntry } from './exchange'
+import { toKey, toHex } from './keys'
+import { maybeCallback, splitCallback, Callback } from './callbacks'
+import * as errors from './errors'
+import { FeedEntry } from './messages'
+import { ExchangeStats, newStats } from './stats'
+
+export interface FeedInfo {
+  key: Buffer
+  name: string | null
+  writable: boolean
+  length: number // contiguous length known locally
+}
+
+export type FeedFilter = (info: FeedInfo) => boolean | Promise<boolean>
+
+export interface MultifeedOptions {
+  key?: Buffer | string
+  encryptionKey?: Buffer | string // the original multifeed's name for `key`
+  valueEncoding?: unknown
+  client?: string
+  share?: FeedFilter
+  accept?: FeedFilter
+  namespace?: string
+  maxFeeds?: number
+  timeout?: number
+}
+
+export interface WriterOptions {
+  keyPair?: { publicKey: Buffer, secretKey: Buffer }
+}
+
+interface FeedRecord extends FeedInfo {
+  hex: string
+  discoveryKey: Buffer
+  core: Hypercore | null
+}
+
+const DEFAULT_MAX_FEEDS = 250_000
+const DEFAULT_TIMEOUT = 20_000
+
+export class Multifeed extends ReadyResource implements ExchangeHost {
+  key: Buffer | null
+  discoveryKey: Buffer | null
+  readonly client: string
+  readonly maxFeeds: number
+  readonly store: Corestore
+  private readonly ownsStore: boolean
+  private readonly base: Corestore
+  private readonly valueEncoding: unknown
+  private readonly shareFilter: FeedFilter | null
+  private readonly acceptFilter: FeedFilter | null
+  private readonly timeout: number
+  private slot: Corestore | null = null
+  private index: FeedIndex | null = null
+  private readonly records = new Map<string, FeedRecord>()
+  private readonly writersByName = new Map<string, FeedRecord>()
+  private readonly blocked = new Set<string>()
+  private readonly exchanges = new Set<FeedExchange>()
+  private readonly creating = new Map<string, Promise<FeedRecord>>()
+  private wasSynced = true
+
+  constructor(storage: string | Corestore, opts: MultifeedOptions = {}) {
+    super()
+    // every option is checked before the storage is touched, so bad input leaves nothing open or locked
+    const key = opts.key ?? opts.encryptionKey
+    this.key = key === undefined || key === null ? null : toKey(key, 'multifeed key')
+    this.discoveryKey = this.key ? crypto.discoveryKey(this.key) : null
+    this.client = opts.client ?? 'MULTIFEED'
+    if (typeof this.client !== 'string') throw errors.INVALID_ARGUMENT('client must be a string')
+    this.maxFeeds = opts.maxFeeds ?? DEFAULT_MAX_FEEDS
+    if (!Number.isSafeInteger(this.maxFeeds) || this.maxFeeds < 1) throw errors.INVALID_ARGUMENT('maxFeeds must be a positive integer')
+    this.timeout = opts.timeout ?? DEFAULT_TIMEOUT
+    this.valueEncoding = opts.valueEncoding
+    this.shareFilter = opts.share ?? null
+    this.acceptFilter = opts.accept ?? null
+    if (this.shareFilter !== null && typeof this.shareFilter !== 'function') throw errors.INVALID_ARGUMENT('share must be a function')
+    if (this.acceptFilter !== null && typeof this.acceptFilter !== 'function') throw errors.INVALID_ARGUMENT('accept must be a function')
+    if (typeof storage === 'string') {
+      this.base = new Corestore(storage)
+      this.ownsStore = true
+    } else if (storage && typeof (storage as Corestore).namespace === 'function') {
+      this.base = storage
+      this.ownsStore = false
+    } else {
+      throw errors.INVALID_ARGUMENT('storage must be a directory path or a Corestore', { storage })
+    }
+    this.store = this.base.namespace(opts.namespace ?? 'hyper-multifeed')
+    this.ready().catch(safetyCatch)
+  }
+
+  protected async _open(): Promise<void> {
+    try {
+      await this.openIndex()
+    } catch (err) {
+      // a failed open releases what it took, so the caller can retry or fix the storage
+      await this.release().catch(safetyCatch)
+      throw err
+    }
+  }
+
+  private async openIndex(): Promise<void> {
+    try {
+      await this.store.ready()
+    } catch (err) {
+      throw storageError(err, this.base)
+    }
+    if (this.key === null) {
+      const pointer = new FeedIndex(this.store.get({ name: 'default-key', active: false }))
+      try {
+        await pointer.ready()
+        let key = await pointer.getKey()
+        if (key === null) {
+          key = crypto.randomBytes(32)
+          await pointer.setKey(key)
+        }
+        if (key.byteLength !== 32) throw errors.STORAGE_CORRUPT('the stored multifeed key is not 32 bytes')
+        this.key = key
+        this.discoveryKey = crypto.discoveryKey(key)
+      } finally {
+        await pointer.close()
+      }
+    }
+    this.slot = this.store.namespace(toHex(this.discoveryKey!))
+    this.index = new FeedIndex(this.slot.get({ name: 'index', active: false }))
+    await this.index.ready()
+    const stored = await this.index.getKey()
+    if (stored === null) await this.index.setKey(this.key!)
+    else if (!b4a.equals(stored, this.key!)) throw errors.STORAGE_CORRUPT('the index belongs to another multifeed')
+
+    const { feeds, blocked } = await this.index.load()
+    for (const key of blocked) this.blocked.add(toHex(key))
+    const discoveryKeys = feeds.map((f) => crypto.discoveryKey(f.key))
+    const infos = feeds.length > 0 ? await this.base.storage.getInfos(discoveryKeys, { auth: false, head: true, hints: true }) : []
+    for (let i = 0; i < feeds.length; i++) {
+      const info = infos[i]
+      const length = info === null ? 0 : Math.max(info.hints?.contiguousLength ?? 0, feeds[i].writable && info.head ? info.head.length : 0)
+      this.addRecord({ ...feeds[i], length, hex: toHex(feeds[i].key), discoveryKey: discoveryKeys[i], core: null })
+    }
+  }
+
+  protected async _close(): Promise<void> {
+    for (const ex of [...this.exchanges]) {
+      if (ex.owned) ex.stream.destroy()
+      ex.destroy(null)
+    }
+    const closing: Promise<void>[] = []
+    for (const record of this.records.values()) {
+      if (record.core) closing.push(record.core.close())
+      record.core = null
+    }
+    await Promise.allSettled(closing)
+    await this.release()
+  }
+
+  private async release(): Promise<void> {
+    if (this.index) await this.index.close()
+    if (this.slot) await this.slot.close()
+    await this.store.close()
+    if (this.ownsStore) await this.base.close()
+  }
+
+  private addRecord(record: FeedRecord): void {
+    this.records.set(record.hex, record)
+    if (record.writable && record.name !== null) this.writersByName.set(record.name, record)
+  }
+
+  // --- the app's API ---
+
+  ready(cb?: Callback<void>): Promise<void> {
+    return maybeCallback(super.ready(), cb)
+  }
+
+  close(cb?: Callback<void>): Promise<void> {
+    return maybeCallback(super.close(), cb)
+  }
+
+  writer(...args: unknown[]): Promise<Hypercore> {
+    const [[name, opts], cb] = splitCallback<[string | undefined, WriterOptions | undefined], Hypercore>(args)
+    return maybeCallback(this.getWriter(name, opts), cb)
+  }
+
+  private async getWriter(name: string | undefined, opts: WriterOptions = {}): Promise<Hypercore> {
+    if (name !== undefined && name !== null && typeof name !== 'string') {
+      throw errors.INVALID_ARGUMENT('writer name must be a string', { name })
+    }
+    if (opts.keyPair !== undefined) validateKeyPair(opts.keyPair)
+    if (!this.opened) await this.ready()
+    if (this.closing) throw errors.CLOSED()
+    if (typeof name === 'string') {
+      const existing = this.writersByName.get(name)
+      if (existing) return this.openReady(existing)
+      // two calls for the same new name must not race into two records
+      let creating = this.creating.get(name)
+      if (!creating) {
+        creating = this.createWriter(name, opts)
+        this.creating.set(name, creating)
+        const done = (): void => { this.creating.delete(name) }
+        creating.then(done, done)
+      }
+      return this.openReady(await creating)
+    }
+    return this.openReady(await this.createWriter(null, opts))
+  }
+
+  private async openReady(record: FeedRecord): Promise<Hypercore> {
+    const core = this.open(record)
+    await core.ready()
+    return core
+  }
+
+  private async createWriter(name: string | null, opts: WriterOptions): Promise<FeedRecord> {
+    const slot = this.slot!
+    const core = opts.keyPair
+      ? slot.get({ key: opts.keyPair.publicKey, keyPair: opts.keyPair, valueEncoding: this.valueEncoding })
+      : name !== null
+        ? slot.get({ name: 'writer/' + name, valueEncoding: this.valueEncoding })
+        : slot.get({ keyPair: crypto.keyPair(), valueEncoding: this.valueEncoding })
+    await core.ready()
+    const hex = toHex(core.key!)
+    const known = this.records.get(hex)
+    if (known) {
+      await core.close()
+      return known
+    }
+    const record: FeedRecord = { key: core.key!, hex, discoveryKey: core.discoveryKey!, name, writable: true, length: core.length, core: null }
+    // durable before anyone sees it: a crash after this line cannot lose a writer that writer() returned
+    await this.index!.put(record)
+    this.addRecord(record)
+    this.adopt(record, core)
+    this.emitFeed(record)
+    this.announce(record)
+    return record
+  }
+
+  feeds(): Hypercore[] {
+    const out: Hypercore[] = []
+    for (const record of this.records.values()) out.push(this.open(record))
+    return out
+  }
+
+  feed(key: Buffer | string): Hypercore | undefined {
+    let hex: string
+    try {
+      hex = toHex(toKey(key, 'feed key'))
+    } catch {
+      return undefined
+    }
+    const record = this.records.get(hex)
+    return record ? this.open(record) : undefined
+  }
+
+  // Membership without opening anything.
+  list(): FeedInfo[] {
+    const out: FeedInfo[] = []
+    for (const r of this.records.values()) out.push({ key: r.key, name: r.name, writable: r.writable, length: r.length })
+    return out
+  }
+
+  // How many feed cores are open now (the rest are records only).
+  get openFeeds(): number {
+    let n = 0
+    for (const r of this.records.values()) if (r.core !== null) n++
+    return n
+  }
+
+  get size(): number {
+    return this.records.size
+  }
+
+  replicate(isInitiator: boolean | any, opts: Record<string, unknown> = {}): any {
+    if (this.closing) throw errors.CLOSED()
+    const owned = !isStream(isInitiator)
+    const stream = this.base.replicate(isInitiator, opts)
+    const muxer = Hypercore.getProtocolMuxer(stream)
+    for (const ex of this.exchanges) if (ex.muxer === muxer) return stream
+    const exchange = new FeedExchange(this, muxer, stream, owned, this.timeout)
+    if (exchange.phase !== 'closed') this.exchanges.add(exchange)
+    stream.once('close', () => exchange.destroy(null))
+    return stream
+  }
+
+  // Resolves once every accepted remote feed on the current connections is downloaded as far as the remote advertised.
+  synced(cb?: Callback<void>): Promise<void> {
+    const p = this.isSynced() ? Promise.resolve() : new Promise<void>((resolve, reject) => {
+      const onsynced = (): void => { cleanup(); resolve() }
+      const onclose = (): void => { cleanup(); reject(errors.CLOSED()) }
+      const cleanup = (): void => { this.off('synced', onsynced); this.off('close', onclose) }
+      this.on('synced', onsynced)
+      this.on('close', onclose)
+    })
+    return maybeCallback(p, cb)
+  }
+
+  isSynced(): boolean {
+    for (const ex of this.exchanges) if (!ex.synced) return false
+    return true
+  }
+
+  get connections(): FeedExchange[] {
+    return [...this.exchanges]
+  }
+
+  stats(): ExchangeStats & { connections: number } {
+    const total = { ...newStats(), connections: this.exchanges.size }
+    for (const ex of this.exchanges) {
+      for (const k of Object.keys(ex.stats) as (keyof ExchangeStats)[]) {
+        const v = ex.stats[k]
+        if (typeof v === 'number' && k !== 'startedAt' && k !== 'finishedAt') (total[k] as number) += v
+      }
+    }
+    return total
+  }
+
+  // --- records and cores ---
+
+  private open(record: FeedRecord): Hypercore {
+    if (record.core === null || record.core.closing) {
+      const core = this.slot!.get({ key: record.key, valueEncoding: this.valueEncoding })
+      this.adopt(record, core)
+    }
+    return record.core!
+  }
+
+  // Keep the record's length current while its core is open, and tell every connection.
+  private adopt(record: FeedRecord, core: Hypercore): void {
+    record.core = core
+    const update = (): void => {
+      const length = core.contiguousLength
+      if (length <= record.length) return
+      record.length = length
+      for (const ex of this.exchanges) ex.onlength(record.hex, length)
+      this.announce(record)
+    }
+    core.on('append', update)
+    core.on('download', update)
+    core.ready().then(update, safetyCatch)
+  }
+
+  private emitFeed(record: FeedRecord): void {
+    if (this.listenerCount('feed') > 0) this.emit('feed', this.open(record), record.name)
+  }
+
+  private announce(record: FeedRecord): void {
+    if (this.exchanges.size === 0) return
+    this.isShared(record).then((shared) => {
+      if (!shared) return
+      for (const ex of this.exchanges) ex.announce({ key: record.key, length: record.length })
+    }, safetyCatch)
+  }
+
+  private async isShared(record: FeedRecord): Promise<boolean> {
+    return this.shareFilter === null || !!(await this.shareFilter(infoOf(record)))
+  }
+
+  // --- ExchangeHost ---
+
+  async sharedEntries(): Promise<LocalEntry[]> {
+    const out: LocalEntry[] = []
+    for (const record of this.records.values()) {
+      if (await this.isShared(record)) out.push({ key: record.key, length: record.length })
+    }
+    return out
+  }
+
+  localLength(hex: string): number {
+    const r = this.records.get(hex)
+    return r ? r.length : 0
+  }
+
+  async receiveEntries(exchange: FeedExchange, entries: FeedEntry[]): Promise<Hypercore[]> {
+    const began: Hypercore[] = []
+    for (const entry of entries) {
+      const hex = toHex(entry.key)
+      let record = this.records.get(hex)
+      if (!record) {
+        if (this.blocked.has(hex)) continue
+        if (this.records.size >= this.maxFeeds) throw errors.TOO_MANY_FEEDS(this.maxFeeds, this.records.size + 1)
+        const info: FeedInfo = { key: entry.key, name: null, writable: false, length: 0 }
+        if (this.acceptFilter !== null && !(await this.acceptFilter(info))) continue
+        if (this.closing || exchange.phase === 'closed') return began
+        record = this.records.get(hex) ?? await this.addRemote(entry.key, hex)
+      }
+      if (record.writable || entry.length <= record.length) continue
+      exchange.pending.set(hex, entry.length)
+      const core = this.open(record)
+      core.download({ start: 0, end: -1 })
+      exchange.stats.feedsDownloaded++
+      began.push(core)
+    }
+    return began
+  }
+
+  private async addRemote(key: Buffer, hex: string): Promise<FeedRecord> {
+    let creating = this.creating.get(hex)
+    if (!creating) {
+      creating = (async () => {
+        const record: FeedRecord = { key: b4a.from(key) as Buffer, hex, discoveryKey: crypto.discoveryKey(key), name: null, writable: false, length: 0, core: null }
+        // durable before it is announced onward or shown to the app
+        await this.index!.put(record)
+        this.addRecord(record)
+        this.emitFeed(record)
+        this.announce(record)
+        return record
+      })()
+      this.creating.set(hex, creating)
+      const done = (): void => { this.creating.delete(hex) }
+      creating.then(done, done)
+    }
+    return creating
+  }
+
+  exchangeUpdated(exchange: FeedExchange): void {
+    this.emit('exchange', exchange)
+    this.checkSynced()
+  }
+
+  exchangeClosed(exchange: FeedExchange, err: errors.MultifeedError | null): void {
+    this.exchanges.delete(exchange)
+    if (err !== null && !exchange.owned && this.listenerCount('channel-error') > 0) this.emit('channel-error', err, exchange.stream)
+    this.checkSynced()
+  }
+
+  private checkSynced(): void {
+    const synced = this.isSynced()
+    if (synced && !this.wasSynced) this.emit('synced')
+    this.wasSynced = synced
+  }
+}
+
+function infoOf(r: FeedRecord): FeedInfo {
+  return { key: r.key, name: r.name, writable: r.writable, length: r.length }
+}
+
+function isStream(s: unknown): boolean {
+  return typeof s === 'object' && s !== null && typeof (s as { pipe?: unknown }).pipe === 'function'
+}
+
+function validateKeyPair(kp: unknown): void {
+  const k = kp as { publicKey?: unknown, secretKey?: unknown }
+  if (!k || !b4a.isBuffer(k.publicKey) || (k.publicKey as Buffer).byteLength !== 32 ||
+      !b4a.isBuffer(k.secretKey) || (k.secretKey as Buffer).byteLength !== 64) {
+    throw errors.INVALID_ARGUMENT('keyPair must have a 32-byte publicKey and a 64-byte secretKey')
+  }
+}
+
+function storageError(err: unknown, store: Corestore): Error {
+  const e = err as Error & { code?: string }
+  const path = (store.storage as unknown as { path?: string })?.path ?? ''
+  if (/lock/i.test(e.message || '')) return errors.STORAGE_LOCKED(path, err)
+  if (/Another corestore/i.test(e.message || '')) return errors.STORAGE_CORRUPT(e.message, { path, cause: err })
+  return e
+}
+
+module.exports = Multifeed
+module.exports.Multifeed = Multifeed
+module.exports.default = Multifeed

@@ -1,0 +1,51 @@
+// One pairing handler per muxer for every multifeed on it. protomux keeps one notify callback per
+// (protocol, id); a multifeed whose key is still loading cannot pair its id yet, so we pair the whole
+// protocol once and route by id after every pending multifeed on this muxer is ready.
+import type Protomux from 'protomux'
+import b4a from 'b4a'
+import { PROTOCOL } from './messages'
+
+const ROUTER = Symbol('hyper-multifeed router')
+
+export interface Routed {
+  // the remote opened a channel with our id: open ours now so protomux pairs them
+  onremoteopen(): void
+}
+
+export class ChannelRouter {
+  private readonly pending = new Set<Promise<unknown>>()
+  private readonly routes = new Map<string, Routed>()
+
+  private constructor(muxer: Protomux) {
+    muxer.pair({ protocol: PROTOCOL }, (id) => this.onpair(id))
+  }
+
+  static from(muxer: Protomux): ChannelRouter {
+    const m = muxer as Protomux & { [ROUTER]?: ChannelRouter }
+    if (!m[ROUTER]) m[ROUTER] = new ChannelRouter(muxer)
+    return m[ROUTER]
+  }
+
+  // Holds incoming opens until `ready` settles, so a remote open is never rejected for being early.
+  wait(ready: Promise<unknown>): void {
+    this.pending.add(ready)
+    const done = (): void => { this.pending.delete(ready) }
+    ready.then(done, done)
+  }
+
+  add(id: Buffer, routed: Routed): void {
+    this.routes.set(b4a.toString(id, 'hex'), routed)
+  }
+
+  delete(id: Buffer, routed: Routed): void {
+    const hex = b4a.toString(id, 'hex')
+    if (this.routes.get(hex) === routed) this.routes.delete(hex)
+  }
+
+  private async onpair(id: Buffer | null): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending])
+    if (!id) return
+    const routed = this.routes.get(b4a.toString(id, 'hex'))
+    if (routed) routed.onremoteopen()
+  }
+}

@@ -1,0 +1,81 @@
+const Corestore = require('corestore')
+const Hypercore = require('hypercore')
+const crypto = require('hypercore-crypto')
+const c = require('compact-encoding')
+const Multifeed = require('..')
+const messages = require('../dist/lib/messages.js')
+const { capability } = require('../dist/lib/caps.js')
+
+async function create (t, opts = {}, dir) {
+  const m = new Multifeed(dir || await t.tmp(), opts)
+  t.teardown(() => m.close(), { order: 1 })
+  await m.ready()
+  return m
+}
+
+// Pipes two replication streams and keeps their errors for the test to inspect.
+function pipe (a, b, opts = {}) {
+  const s1 = a.replicate(true, opts)
+  const s2 = b.replicate(false, opts)
+  s1.errors = []
+  s2.errors = []
+  s1.on('error', (err) => s1.errors.push(err))
+  s2.on('error', (err) => s2.errors.push(err))
+  s1.pipe(s2).pipe(s1)
+  return [s1, s2]
+}
+
+function once (emitter, name) {
+  return new Promise((resolve) => emitter.once(name, (...args) => resolve(args)))
+}
+
+function closed (stream) {
+  return new Promise((resolve) => {
+    if (stream.destroyed) return resolve()
+    stream.once('close', resolve)
+  })
+}
+
+// Waits until `fn` returns truthy, re-checking whenever `emitter` emits one of `events`.
+function until (emitter, events, fn) {
+  return new Promise((resolve) => {
+    const check = () => {
+      const v = fn()
+      if (!v) return
+      for (const e of events) emitter.off(e, check)
+      resolve(v)
+    }
+    for (const e of events) emitter.on(e, check)
+    check()
+  })
+}
+
+// A hand-driven peer speaking the multifeed channel, for mismatch and hostile-input tests.
+async function rawPeer (t, key, { version = messages.VERSION, client = 'MULTIFEED', cap = null, isInitiator = false } = {}) {
+  const store = new Corestore(await t.tmp())
+  t.teardown(() => store.close(), { order: 2 })
+  const stream = store.replicate(isInitiator)
+  stream.on('error', () => {})
+  const muxer = Hypercore.getProtocolMuxer(stream)
+  const received = []
+  const events = new (require('events'))()
+  let channel = null
+  const ready = (async () => {
+    const noise = muxer.stream
+    if (!noise.handshakeHash) await noise.opened
+    channel = muxer.createChannel({
+      protocol: messages.PROTOCOL,
+      id: crypto.discoveryKey(key),
+      handshake: c.raw,
+      messages: [0, 1, 2, 3, 4].map((type) => ({ encoding: c.raw, onmessage: (buf) => { received.push({ type, buf }); events.emit('message', type, buf) } })),
+      onopen: (hs) => events.emit('open', hs),
+      onclose: (isRemote) => events.emit('close', isRemote)
+    })
+    const capa = cap || capability(noise.isInitiator, key, noise.handshakeHash)
+    channel.open(messages.encode(messages.handshake, { version, client, capability: capa }))
+    return channel
+  })()
+  return { store, stream, muxer, received, events, ready, send: (type, buf) => channel.messages[type].send(buf) }
+}
+
+module.exports = { create, pipe, once, closed, until, rawPeer, Multifeed, messages }

@@ -1,0 +1,212 @@
+const test = require('brittle')
+const b4a = require('b4a')
+const path = require('path')
+const { spawn } = require('child_process')
+const crypto = require('hypercore-crypto')
+const Corestore = require('corestore')
+const { create, pipe, once, until, Multifeed } = require('./helpers.js')
+
+async function pair (t, optsA = {}, optsB = {}) {
+  const key = crypto.randomBytes(32)
+  const a = await create(t, { key, valueEncoding: 'utf-8', ...optsA })
+  const b = await create(t, { key, valueEncoding: 'utf-8', ...optsB })
+  return [a, b]
+}
+
+test('replicate: both empty', async (t) => {
+  const [a, b] = await pair(t)
+  const [s1, s2] = pipe(a, b)
+  const [[fa], [fb]] = await Promise.all([once(s1, 'remote-feeds'), once(s2, 'remote-feeds')])
+  t.is(fa.length, 0, 'an empty first batch tells the exchange happened')
+  t.is(fb.length, 0)
+  t.is(a.feeds().length, 0)
+  t.is(b.feeds().length, 0)
+})
+
+test('replicate: one side empty', async (t) => {
+  const [a, b] = await pair(t)
+  const w = await a.writer('main')
+  await w.append(['one', 'two'])
+  const added = []
+  b.on('feed', (feed) => added.push(feed))
+  const [s1, s2] = pipe(a, b)
+  const [[fromA], [fromB]] = await Promise.all([once(s1, 'remote-feeds'), once(s2, 'remote-feeds')])
+  t.is(fromA.length, 0)
+  t.is(fromB.length, 1)
+  t.alike(fromB[0].key, w.key)
+  t.is(added.length, 1, 'feed event on the receiving side')
+  await b.synced()
+  const copy = b.feed(w.key)
+  t.is(await copy.get(0), 'one')
+  t.is(await copy.get(1), 'two')
+  t.absent(copy.writable)
+})
+
+test('replicate: both with writers, data readable on the other side', async (t) => {
+  const [a, b] = await pair(t)
+  const wa = await a.writer('a')
+  const wb = await b.writer('b')
+  await wa.append('from a')
+  await wb.append('from b')
+  const feedsA = []
+  const feedsB = []
+  a.on('feed', (f) => feedsA.push(f))
+  b.on('feed', (f) => feedsB.push(f))
+  pipe(a, b)
+  await until(a, ['synced'], () => a.feeds().length === 2 && a.isSynced())
+  await until(b, ['synced'], () => b.feeds().length === 2 && b.isSynced())
+  t.is(feedsA.length, 1)
+  t.is(feedsB.length, 1)
+  t.is(await a.feed(wb.key).get(0), 'from b')
+  t.is(await b.feed(wa.key).get(0), 'from a')
+})
+
+test('a writer created after connecting arrives live, and so do appends', async (t) => {
+  const [a, b] = await pair(t)
+  const [s1] = pipe(a, b)
+  await once(s1, 'remote-feeds')
+  const arrived = once(b, 'feed')
+  const w = await a.writer('late')
+  await w.append('live data')
+  const [feed] = await arrived
+  t.alike(feed.key, w.key)
+  t.is(await feed.get(0), 'live data')
+  await w.append('even later')
+  t.is(await feed.get(1), 'even later')
+})
+
+test('live announcement along a line of three multifeeds', async (t) => {
+  const key = crypto.randomBytes(32)
+  const a = await create(t, { key, valueEncoding: 'utf-8' })
+  const b = await create(t, { key, valueEncoding: 'utf-8' })
+  const c = await create(t, { key, valueEncoding: 'utf-8' })
+  const [ab] = pipe(a, b)
+  const [bc] = pipe(b, c)
+  await Promise.all([once(ab, 'remote-feeds'), once(bc, 'remote-feeds')])
+  const arrived = once(a, 'feed')
+  const w = await c.writer('from c')
+  await w.append('hello a')
+  const [feed] = await arrived
+  t.alike(feed.key, w.key, 'a learned of c\'s writer through b, with no reconnect')
+  t.is(await feed.get(0), 'hello a')
+})
+
+test('custom key pair writers replicate', async (t) => {
+  const [a, b] = await pair(t)
+  const keyPair = crypto.keyPair()
+  const w = await a.writer('custom', { keyPair })
+  await w.append('signed by my own key')
+  pipe(a, b)
+  await until(b, ['feed', 'synced'], () => b.feed(keyPair.publicKey) && b.isSynced())
+  t.is(await b.feed(keyPair.publicKey).get(0), 'signed by my own key')
+})
+
+test('share and accept are honoured', async (t) => {
+  const key = crypto.randomBytes(32)
+  const a = await create(t, { key, share: (info) => info.name !== 'private' })
+  const rejected = []
+  const b = await create(t, {
+    key,
+    accept: async (info) => {
+      const ok = !b4a.equals(info.key, blockedKey)
+      if (!ok) rejected.push(info.key)
+      return ok
+    }
+  })
+  const pub = await a.writer('public')
+  const priv = await a.writer('private')
+  const unwanted = await a.writer('unwanted')
+  const blockedKey = unwanted.key
+  await pub.append('p')
+  await priv.append('s')
+  await unwanted.append('u')
+  const [, s2] = pipe(a, b)
+  const [began] = await once(s2, 'remote-feeds')
+  t.is(began.length, 1)
+  t.alike(began[0].key, pub.key)
+  t.is(b.list().length, 1)
+  t.is(b.feed(priv.key), undefined, 'not shared: never advertised')
+  t.is(b.feed(unwanted.key), undefined, 'not accepted: not added')
+  t.is(rejected.length, 1)
+})
+
+test('replicate() before ready() works', async (t) => {
+  const dir1 = await t.tmp()
+  const dir2 = await t.tmp()
+  const seed = new Multifeed(dir1)
+  const w = await seed.writer('w')
+  await w.append('before ready')
+  const key = seed.key
+  await seed.close()
+  const a = new Multifeed(dir1) // key comes from storage: unknown until ready
+  const b = new Multifeed(dir2, { key })
+  t.teardown(() => Promise.all([a.close(), b.close()]))
+  pipe(a, b)
+  await until(b, ['feed', 'synced'], () => b.list().length === 1 && b.opened && b.isSynced())
+  t.is((await b.feeds()[0].get(0)).toString(), 'before ready')
+})
+
+test('two multifeeds with different keys over one stream', async (t) => {
+  const store1 = new Corestore(await t.tmp())
+  const store2 = new Corestore(await t.tmp())
+  t.teardown(() => Promise.all([store1.close(), store2.close()]), { order: 2 })
+  const k1 = crypto.randomBytes(32)
+  const k2 = crypto.randomBytes(32)
+  const a1 = await create(t, { key: k1 }, store1)
+  const a2 = await create(t, { key: k2 }, store1)
+  const b1 = await create(t, { key: k1 }, store2)
+  const b2 = await create(t, { key: k2 }, store2)
+  const w1 = await a1.writer('one')
+  const w2 = await a2.writer('two')
+  await w1.append('for group 1')
+  await w2.append('for group 2')
+  const s1 = store1.replicate(true)
+  const s2 = store2.replicate(false)
+  s1.pipe(s2).pipe(s1)
+  a1.replicate(s1)
+  a2.replicate(s1)
+  b1.replicate(s2)
+  b2.replicate(s2)
+  await until(b1, ['feed', 'synced'], () => b1.list().length === 1 && b1.isSynced())
+  await until(b2, ['feed', 'synced'], () => b2.list().length === 1 && b2.isSynced())
+  t.is((await b1.feed(w1.key).get(0)).toString(), 'for group 1')
+  t.is((await b2.feed(w2.key).get(0)).toString(), 'for group 2')
+  t.is(b1.feed(w2.key), undefined, 'groups stay apart')
+})
+
+test('a multifeed the remote lacks on a shared connection is no error', async (t) => {
+  const store1 = new Corestore(await t.tmp())
+  const store2 = new Corestore(await t.tmp())
+  t.teardown(() => Promise.all([store1.close(), store2.close()]), { order: 2 })
+  const only = await create(t, { key: crypto.randomBytes(32) }, store1)
+  await only.writer('w')
+  const s1 = store1.replicate(true)
+  const s2 = store2.replicate(false)
+  const errors = []
+  s1.on('error', (e) => errors.push(e))
+  s1.pipe(s2).pipe(s1)
+  only.replicate(s1)
+  await s1.opened
+  const core = store1.get({ name: 'app' })
+  await core.append('app data still flows')
+  const remote = store2.get({ key: core.key })
+  t.is((await remote.get(0)).toString(), 'app data still flows')
+  t.is(errors.length, 0)
+  t.is(only.connections.length <= 1, true)
+})
+
+test('replication between two OS processes over stdin/stdout', async (t) => {
+  const m = await create(t, { valueEncoding: 'utf-8' })
+  const w = await m.writer('parent')
+  await w.append('from the parent')
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'child-replicate.js'), await t.tmp(), b4a.toString(m.key, 'hex')], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const stream = m.replicate(true)
+  stream.on('error', () => {})
+  child.stdout.pipe(stream).pipe(child.stdin)
+  const [feed] = await once(m, 'feed')
+  t.is(await feed.get(0), 'from the child')
+  const exited = once(child, 'exit')
+  stream.destroy() // the child waits for the end of its stdin before it exits
+  const [code] = await exited
+  t.is(code, 0, 'the child read the parent\'s writer and exited cleanly')
+})

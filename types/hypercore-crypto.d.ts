@@ -1,0 +1,8 @@
+declare module 'hypercore-crypto' {
+  export interface KeyPair { publicKey: Buffer, secretKey: Buffer }
+  export function keyPair(seed?: Buffer): KeyPair
+  export function discoveryKey(key: Buffer): Buffer
+  export function randomBytes(n: number): Buffer
+  export function hash(data: Buffer | Buffer[], out?: Buffer): Buffer
+  export function namespace(name: string | Buffer, count: number): Buffer[]
+}

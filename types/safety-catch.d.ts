@@ -1,0 +1,4 @@
+declare module 'safety-catch' {
+  function safetyCatch(err: unknown): void
+  export = safetyCatch
+}
