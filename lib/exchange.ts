@@ -30,6 +30,8 @@ export interface ExchangeHost {
   // the remote has these feeds at these lengths: add the accepted ones, start downloads, return what began
   receiveEntries(exchange: FeedExchange, entries: m.FeedEntry[]): Promise<Hypercore[]>
   localLength(hex: string): number
+  // the remote lacks these feeds or has less of them: be ready to upload
+  offer(exchange: FeedExchange, keys: Buffer[]): void
   exchangeUpdated(exchange: FeedExchange): void
   exchangeClosed(exchange: FeedExchange, err: MultifeedError | null): void
 }
@@ -274,6 +276,14 @@ export class FeedExchange implements Routed {
     await this.receive(f.entries)
     if (!f.last) return
     this.remoteListDone = true
+    if (this.phase === 'list') {
+      const behind: Buffer[] = []
+      for (const e of this.local) {
+        const theirs = this.remote.get(toHex(e.key))
+        if (theirs === undefined || theirs < e.length) behind.push(e.key)
+      }
+      this.host.offer(this, behind)
+    }
     if (this.phase === 'sketch' || this.sentListDone) await this.finish()
   }
 
@@ -342,6 +352,7 @@ export class FeedExchange implements Routed {
       if (remoteHashes.has(hash)) short.push({ hash: b4a.from(elementKeyHash(el)) as Buffer, length: elementLength(el) })
       else full.push(this.byKeyHash.get(hash)!)
     }
+    this.host.offer(this, full.map((e) => e.key))
     const max = m.LIMITS.maxEntriesPerMessage
     const rounds = Math.max(1, Math.ceil(Math.max(short.length, full.length, want.length) / max))
     for (let r = 0; r < rounds; r++) {
@@ -391,6 +402,7 @@ export class FeedExchange implements Routed {
     }
     this.diffShort = []
     this.diffWant = []
+    this.host.offer(this, answer.map((e) => e.key))
     this.sendEntries(answer)
     await this.receive(learned)
     await this.finish()

@@ -289,6 +289,20 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     return stream
   }
 
+  // Stops this multifeed's exchange and feed replication on one stream, leaving the stream and
+  // everything else on it alone (the networker's unswarm).
+  unreplicate(stream: any): void {
+    const muxer = Hypercore.getProtocolMuxer(stream)
+    for (const ex of [...this.exchanges]) {
+      if (ex.muxer !== muxer) continue
+      ex.destroy(null)
+    }
+    for (const record of this.records.values()) {
+      if (record.core && record.core.core) record.core.core.replicator.detachFrom(muxer)
+    }
+    this.checkSynced()
+  }
+
   // Resolves once every accepted remote feed on the current connections is downloaded as far as the remote advertised.
   synced(cb?: Callback<void>): Promise<void> {
     const p = this.isSynced() ? Promise.resolve() : new Promise<void>((resolve, reject) => {
@@ -342,8 +356,27 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       this.announce(record)
     }
     core.on('append', update)
-    core.on('download', update)
+    core.on('download', (index: number, bytes: number, from: Hypercore.Peer) => {
+      const ex = this.exchangeOn(from)
+      if (ex) {
+        ex.stats.blocksDownloaded++
+        ex.stats.bytesDownloaded += bytes
+      }
+      update()
+    })
+    core.on('upload', (index: number, bytes: number, from: Hypercore.Peer) => {
+      const ex = this.exchangeOn(from)
+      if (ex) {
+        ex.stats.blocksUploaded++
+        ex.stats.bytesUploaded += bytes
+      }
+    })
     core.ready().then(update, safetyCatch)
+  }
+
+  private exchangeOn(peer: Hypercore.Peer): FeedExchange | null {
+    for (const ex of this.exchanges) if (ex.muxer === peer.protomux) return ex
+    return null
   }
 
   private emitFeed(record: FeedRecord): void {
@@ -372,6 +405,13 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     return out
   }
 
+  offer(exchange: FeedExchange, keys: Buffer[]): void {
+    for (const key of keys) {
+      const record = this.records.get(toHex(key))
+      if (record) this.open(record)
+    }
+  }
+
   localLength(hex: string): number {
     const r = this.records.get(hex)
     return r ? r.length : 0
@@ -390,6 +430,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
         if (this.closing || exchange.phase === 'closed') return began
         record = this.records.get(hex) ?? await this.addRemote(entry.key, hex)
       }
+      if (entry.length < record.length) this.open(record) // the remote is behind: be ready to upload
       if (record.writable || entry.length <= record.length) continue
       exchange.pending.set(hex, entry.length)
       const core = this.open(record)
@@ -426,6 +467,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 
   exchangeClosed(exchange: FeedExchange, err: errors.MultifeedError | null): void {
     this.exchanges.delete(exchange)
+    this.emit('exchange-close', exchange, err)
     if (err !== null && !exchange.owned && this.listenerCount('channel-error') > 0) this.emit('channel-error', err, exchange.stream)
     this.checkSynced()
   }

@@ -65,9 +65,9 @@ function step(hi: number, lo: number, last: number): number {
   // lo * MUL_LO = u + t * 2^16 with u, t < 2^48 (exact in doubles)
   const u = lo * MUL_LO_0
   const t = lo * MUL_LO_1
-  const tl = t % 65536
-  const carry = Math.floor((tl * 65536 + u) / TWO32)
-  const nhi = (Math.floor(t / 65536) + carry + Math.imul(hi, MUL_LO) + Math.imul(lo, MUL_HI)) >>> 0
+  const th = Math.floor(t / 65536)
+  const carry = Math.floor(((t - th * 65536) * 65536 + u) / TWO32)
+  const nhi = (th + carry + Math.imul(hi, MUL_LO) + Math.imul(lo, MUL_HI)) >>> 0
   const nlo = Math.imul(lo, MUL_LO) >>> 0
   stepHi = nhi
   stepLo = nlo

@@ -210,3 +210,36 @@ test('replication between two OS processes over stdin/stdout', async (t) => {
   const [code] = await exited
   t.is(code, 0, 'the child read the parent\'s writer and exited cleanly')
 })
+
+test('statistics count downloads and uploads in the right direction', async (t) => {
+  const [a, b] = await pair(t)
+  const w = await a.writer('a')
+  await w.append(['12345', '67890', 'abc'])
+  pipe(a, b)
+  await until(b, ['synced'], () => b.list().length === 1 && b.isSynced())
+  const up = a.stats()
+  const down = b.stats()
+  t.is(down.blocksDownloaded, 3, 'b downloaded 3 blocks')
+  t.is(down.bytesDownloaded, 13)
+  t.is(down.blocksUploaded, 0)
+  t.is(down.feedsDownloaded, 1)
+  t.is(up.blocksUploaded, 3, 'a uploaded 3 blocks')
+  t.is(up.bytesUploaded, 13)
+  t.is(up.blocksDownloaded, 0)
+  const conn = b.connections[0].stats
+  t.ok(conn.finishedAt >= conn.startedAt, 'the exchange has a start and an end')
+  t.is(conn.inSync, false)
+})
+
+test('unreplicate stops one multifeed on a stream and leaves the stream open', async (t) => {
+  const [a, b] = await pair(t)
+  const [s1, s2] = pipe(a, b)
+  await Promise.all([once(s1, 'remote-feeds'), once(s2, 'remote-feeds')])
+  a.unreplicate(s1)
+  t.is(a.connections.length, 0)
+  await until(b, ['exchange-close'], () => b.connections.length === 0)
+  const w = await a.writer('after')
+  await w.append('not sent')
+  t.is(b.list().length, 0, 'nothing announced after unreplicate')
+  t.absent(s1.destroyed, 'the stream stays open')
+})
