@@ -114,21 +114,22 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     } catch (err) {
       throw storageError(err, this.base)
     }
-    if (this.key === null) {
-      const pointer = new FeedIndex(this.store.get({ name: 'default-key', active: false }))
-      try {
-        await pointer.ready()
-        let key = await pointer.getKey()
-        if (key === null) {
-          key = crypto.randomBytes(32)
-          await pointer.setKey(key)
-        }
-        if (key.byteLength !== 32) throw errors.STORAGE_CORRUPT('the stored multifeed key is not 32 bytes')
-        this.key = key
-        this.discoveryKey = crypto.discoveryKey(key)
-      } finally {
-        await pointer.close()
+    // The first multifeed in a storage becomes its default: reopening without a key finds it again.
+    const pointer = new FeedIndex(this.store.get({ name: 'default-key', active: false }))
+    try {
+      await pointer.ready()
+      let stored = await pointer.getKey()
+      if (stored !== null && stored.byteLength !== 32) throw errors.STORAGE_CORRUPT('the stored multifeed key is not 32 bytes')
+      if (stored === null) {
+        stored = this.key ?? crypto.randomBytes(32)
+        await pointer.setKey(stored)
       }
+      if (this.key === null) {
+        this.key = stored
+        this.discoveryKey = crypto.discoveryKey(stored)
+      }
+    } finally {
+      await pointer.close()
     }
     this.slot = this.store.namespace(toHex(this.discoveryKey!))
     this.index = new FeedIndex(this.slot.get({ name: 'index', active: false }))

@@ -77,6 +77,11 @@ test('a given key is used and kept', async (t) => {
   await again.ready()
   t.is(again.list().length, 1)
   await again.close()
+  const noKey = new Multifeed(dir)
+  await noKey.ready()
+  t.alike(noKey.key, key, 'the first key a storage saw is its default')
+  t.is(noKey.list().length, 1)
+  await noKey.close()
 })
 
 test('several multifeeds share one corestore', async (t) => {
