@@ -62,6 +62,8 @@ export class FeedExchange implements Routed {
   mode: 'none' | 'in-sync' | 'list' | 'sketch' | 'sketch-fallback' = 'none'
   // feeds we are downloading on this connection: hex key -> length the remote advertised
   readonly pending = new Map<string, number>()
+  // feeds this connection keeps open (hex keys), released when it closes
+  readonly feeds = new Set<string>()
   // what the remote told us it has: hex key -> length
   readonly remote = new Map<string, number>()
 
@@ -447,6 +449,12 @@ export class FeedExchange implements Routed {
     for (let i = 0; i < entries.length; i += max) {
       this.send(1, m.encode(m.feeds, { last: false, entries: entries.slice(i, i + max) }))
     }
+  }
+
+  // The feed was removed here: stop waiting for it.
+  onremoved(hex: string): void {
+    this.remote.delete(hex)
+    if (this.pending.delete(hex) && this.pending.size === 0) this.host.exchangeUpdated(this)
   }
 
   // The multifeed's copy of a feed reached `length`.

@@ -35,6 +35,11 @@ export interface MultifeedOptions {
   timeout?: number
 }
 
+export interface RemoveOptions {
+  block?: boolean // never accept this feed again, from any peer
+  allowWriter?: boolean // removing one of our own writers loses its secret key for good
+}
+
 export interface WriterOptions {
   keyPair?: { publicKey: Buffer, secretKey: Buffer }
 }
@@ -42,7 +47,13 @@ export interface WriterOptions {
 interface FeedRecord extends FeedInfo {
   hex: string
   discoveryKey: Buffer
-  core: Hypercore | null
+  core: Hypercore | null // open session, or null: a known feed costs a record, not a core
+  held: boolean // the app was handed `core`: it stays open until close() or remove()
+  users: Set<FeedExchange> // connections replicating it; when none remain and the app doesn't hold it, it closes
+}
+
+function newRecord(key: Buffer, name: string | null, writable: boolean, length: number): FeedRecord {
+  return { key, hex: toHex(key), discoveryKey: crypto.discoveryKey(key), name, writable, length, core: null, held: false, users: new Set() }
 }
 
 const DEFAULT_MAX_FEEDS = 250_000
@@ -103,7 +114,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       await this.openIndex()
     } catch (err) {
       // a failed open releases what it took, so the caller can retry or fix the storage
-      await this.release().catch(safetyCatch)
+      await this.releaseStorage().catch(safetyCatch)
       throw err
     }
   }
@@ -145,7 +156,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     for (let i = 0; i < feeds.length; i++) {
       const info = infos[i]
       const length = info === null ? 0 : Math.max(info.hints?.contiguousLength ?? 0, feeds[i].writable && info.head ? info.head.length : 0)
-      this.addRecord({ ...feeds[i], length, hex: toHex(feeds[i].key), discoveryKey: discoveryKeys[i], core: null })
+      this.addRecord(newRecord(feeds[i].key, feeds[i].name, feeds[i].writable, length))
     }
   }
 
@@ -160,10 +171,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       record.core = null
     }
     await Promise.allSettled(closing)
-    await this.release()
+    await this.releaseStorage()
   }
 
-  private async release(): Promise<void> {
+  private async releaseStorage(): Promise<void> {
     if (this.index) await this.index.close()
     if (this.slot) await this.slot.close()
     await this.store.close()
@@ -214,7 +225,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   }
 
   private async openReady(record: FeedRecord): Promise<Hypercore> {
-    const core = this.open(record)
+    const core = this.hand(record)
     await core.ready()
     return core
   }
@@ -233,7 +244,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       await core.close()
       return known
     }
-    const record: FeedRecord = { key: core.key!, hex, discoveryKey: core.discoveryKey!, name, writable: true, length: core.length, core: null }
+    const record = newRecord(core.key!, name, true, core.length)
     // durable before anyone sees it: a crash after this line cannot lose a writer that writer() returned
     await this.index!.put(record)
     this.addRecord(record)
@@ -245,7 +256,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 
   feeds(): Hypercore[] {
     const out: Hypercore[] = []
-    for (const record of this.records.values()) out.push(this.open(record))
+    for (const record of this.records.values()) out.push(this.hand(record))
     return out
   }
 
@@ -257,7 +268,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       return undefined
     }
     const record = this.records.get(hex)
-    return record ? this.open(record) : undefined
+    return record ? this.hand(record) : undefined
   }
 
   // Membership without opening anything.
@@ -265,6 +276,58 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     const out: FeedInfo[] = []
     for (const r of this.records.values()) out.push({ key: r.key, name: r.name, writable: r.writable, length: r.length })
     return out
+  }
+
+  // Stops replicating a feed, drops it from the index and frees its blocks. With `block`, the refusal is
+  // persisted so no peer can bring it back.
+  remove(key: Buffer | string, ...args: unknown[]): Promise<void> {
+    const [[opts], cb] = splitCallback<[RemoveOptions | undefined], void>(args)
+    return maybeCallback(this.removeFeed(key, opts ?? {}), cb)
+  }
+
+  private async removeFeed(key: Buffer | string, opts: RemoveOptions): Promise<void> {
+    const buf = toKey(key, 'feed key')
+    const hex = toHex(buf)
+    if (!this.opened) await this.ready()
+    if (this.closing) throw errors.CLOSED()
+    const record = this.records.get(hex)
+    if (!record && !opts.block) throw errors.FEED_NOT_FOUND(buf)
+    if (record && record.writable && !opts.allowWriter) throw errors.WRITER_REMOVAL(buf)
+    // the refusal is stored before the feed goes: a crash in between leaves it blocked, never back
+    if (opts.block) {
+      await this.index!.block(buf)
+      this.blocked.add(hex)
+    }
+    if (!record) return
+    await this.index!.delete(buf)
+    this.records.delete(hex)
+    if (record.name !== null && this.writersByName.get(record.name) === record) this.writersByName.delete(record.name)
+    for (const ex of this.exchanges) {
+      ex.feeds.delete(hex)
+      ex.onremoved(hex)
+    }
+    const core = this.open(record)
+    record.core = null
+    try {
+      await core.ready()
+      for (const ex of this.exchanges) core.core.replicator.detachFrom(ex.muxer)
+      if (core.length > 0) await core.clear(0, core.length)
+    } finally {
+      await core.close()
+    }
+    this.emit('remove', buf)
+    this.checkSynced()
+  }
+
+  async unblock(key: Buffer | string): Promise<void> {
+    const buf = toKey(key, 'feed key')
+    if (!this.opened) await this.ready()
+    await this.index!.unblock(buf)
+    this.blocked.delete(toHex(buf))
+  }
+
+  isBlocked(key: Buffer | string): boolean {
+    return this.blocked.has(toHex(toKey(key, 'feed key')))
   }
 
   // How many feed cores are open now (the rest are records only).
@@ -338,6 +401,28 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 
   // --- records and cores ---
 
+  // The app gets the core: it stays open.
+  private hand(record: FeedRecord): Hypercore {
+    record.held = true
+    return this.open(record)
+  }
+
+  // A connection needs the core to replicate it.
+  private use(record: FeedRecord, exchange: FeedExchange): Hypercore {
+    record.users.add(exchange)
+    exchange.feeds.add(record.hex)
+    return this.open(record)
+  }
+
+  // Close what no connection and no app code uses any more.
+  private release(record: FeedRecord, exchange: FeedExchange): void {
+    record.users.delete(exchange)
+    if (record.users.size > 0 || record.held || record.core === null) return
+    const core = record.core
+    record.core = null
+    core.close().catch(safetyCatch)
+  }
+
   private open(record: FeedRecord): Hypercore {
     if (record.core === null || record.core.closing) {
       const core = this.slot!.get({ key: record.key, valueEncoding: this.valueEncoding })
@@ -381,7 +466,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   }
 
   private emitFeed(record: FeedRecord): void {
-    if (this.listenerCount('feed') > 0) this.emit('feed', this.open(record), record.name)
+    if (this.listenerCount('feed') > 0) this.emit('feed', this.hand(record), record.name)
   }
 
   private announce(record: FeedRecord): void {
@@ -409,7 +494,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   offer(exchange: FeedExchange, keys: Buffer[]): void {
     for (const key of keys) {
       const record = this.records.get(toHex(key))
-      if (record) this.open(record)
+      if (record) this.use(record, exchange)
     }
   }
 
@@ -431,10 +516,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
         if (this.closing || exchange.phase === 'closed') return began
         record = this.records.get(hex) ?? await this.addRemote(entry.key, hex)
       }
-      if (entry.length < record.length) this.open(record) // the remote is behind: be ready to upload
+      if (entry.length < record.length) this.use(record, exchange) // the remote is behind: be ready to upload
       if (record.writable || entry.length <= record.length) continue
       exchange.pending.set(hex, entry.length)
-      const core = this.open(record)
+      const core = this.use(record, exchange)
       core.download({ start: 0, end: -1 })
       exchange.stats.feedsDownloaded++
       began.push(core)
@@ -446,7 +531,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     let creating = this.creating.get(hex)
     if (!creating) {
       creating = (async () => {
-        const record: FeedRecord = { key: b4a.from(key) as Buffer, hex, discoveryKey: crypto.discoveryKey(key), name: null, writable: false, length: 0, core: null }
+        const record = newRecord(b4a.from(key) as Buffer, null, false, 0)
         // durable before it is announced onward or shown to the app
         await this.index!.put(record)
         this.addRecord(record)
@@ -468,6 +553,11 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 
   exchangeClosed(exchange: FeedExchange, err: errors.MultifeedError | null): void {
     this.exchanges.delete(exchange)
+    for (const hex of exchange.feeds) {
+      const record = this.records.get(hex)
+      if (record) this.release(record, exchange)
+    }
+    exchange.feeds.clear()
     this.emit('exchange-close', exchange, err)
     if (err !== null && !exchange.owned && this.listenerCount('channel-error') > 0) this.emit('channel-error', err, exchange.stream)
     this.checkSynced()

@@ -215,8 +215,9 @@ class Elements {
   schedule(e: number): void {
     const idx = this.next[e]
     if (idx < this.heads.length) {
-      this.link[e] = this.heads[idx]
-      this.heads[idx] = e
+      const i = idx | 0 // an int32 key keeps the typed-array access fast
+      this.link[e] = this.heads[i]
+      this.heads[i] = e
     } else if (idx !== Infinity) {
       const head = this.far.get(idx)
       this.link[e] = head === undefined ? -1 : head
@@ -241,19 +242,52 @@ class Elements {
     }
   }
 
-  // Empties the bucket at idx (below the reached limit) and returns its first element, or -1.
-  take(idx: number): number {
-    const head = this.heads[idx]
-    if (head !== -1) this.heads[idx] = -1
-    return head
-  }
-
-  // Move e's walk one step and reschedule it.
-  advance(e: number): void {
-    this.next[e] = step(this.hi[e], this.lo[e], this.next[e])
-    this.hi[e] = stepHi
-    this.lo[e] = stepLo
-    this.schedule(e)
+  // Applies every element whose walk stands in [from, to) to the symbols [from, to): symbol i is
+  // sums[(i - base) * ew ..], checks[i - base], counts[i - base], and gets `delta` added to its count per element.
+  // Element by element: each is walked through the whole range at once and then parked in the bucket of its next
+  // index, at or beyond `to`. Elements in state `skip` are dropped instead (they leave the sequence for good).
+  sweep(from: number, to: number, base: number, sums: Uint32Array, checks: Uint32Array, counts: Float64Array,
+    delta: number, skip: number): void {
+    this.reach(to)
+    const ew = this.ew
+    const heads = this.heads
+    const words = this.words
+    const check = this.check
+    const next = this.next
+    const hi = this.hi
+    const lo = this.lo
+    const link = this.link
+    const state = this.state
+    for (let idx = from; idx < to; idx++) {
+      let e = heads[idx]
+      if (e === -1) continue
+      heads[idx] = -1
+      while (e !== -1) {
+        const following = link[e]
+        if (state[e] !== skip) {
+          const eo = e * ew
+          const c = check[e]
+          let at = next[e]
+          let h = hi[e]
+          let l = lo[e]
+          do {
+            const i = (at - base) | 0 // below 2^31: an int32 index keeps typed-array access fast
+            const so = i * ew
+            for (let k = 0; k < ew; k++) sums[so + k] ^= words[eo + k]
+            checks[i] ^= c
+            counts[i] += delta
+            at = step(h, l, at) // a zero step applies the element to the same symbol again, as the reference does
+            h = stepHi
+            l = stepLo
+          } while (at < to)
+          next[e] = at
+          hi[e] = h
+          lo[e] = l
+          this.schedule(e)
+        }
+        e = following
+      }
+    }
   }
 
   copy(e: number): Uint8Array {
@@ -334,37 +368,20 @@ export class Encoder {
     if (!Number.isInteger(n) || n < 0) throw new RangeError('n must be a non-negative integer')
     const eb = this.eb
     const els = this.els
-    const ew = els.ew
-    const acc = new Uint32Array(ew)
-    const accBytes = new Uint8Array(acc.buffer, 0, eb)
+    const from = this._produced
+    const acc = new Uint32Array(n * els.ew)
+    const accBytes = new Uint8Array(acc.buffer)
+    const checks = new Uint32Array(n)
+    const counts = new Float64Array(n)
+    els.sweep(from, from + n, from, acc, checks, counts, 1, -1)
+    this._produced += n
     const sums = b4a.allocUnsafe(n * eb)
-    els.reach(this._produced + n)
     const out: CodedSymbol[] = new Array<CodedSymbol>(n)
     for (let i = 0; i < n; i++) {
-      const idx = this._produced + i
-      acc.fill(0)
-      let checksum = 0
-      let count = 0
-      let head = els.take(idx)
-      while (head !== -1) {
-        let e = head
-        while (e !== -1) {
-          const following = els.link[e]
-          const words = els.words
-          const eo = e * ew
-          for (let k = 0; k < ew; k++) acc[k] ^= words[eo + k]
-          checksum ^= els.check[e]
-          count++
-          els.advance(e) // may land on idx again (a zero step): the outer loop picks it up, as the reference does
-          e = following
-        }
-        head = els.take(idx)
-      }
       const so = i * eb
-      sums.set(accBytes, so)
-      out[i] = { sum: sums.subarray(so, so + eb), checksum: checksum >>> 0, count }
+      sums.set(accBytes.subarray(i * els.stride, i * els.stride + eb), so)
+      out[i] = { sum: sums.subarray(so, so + eb), checksum: checks[i], count: counts[i] }
     }
-    this._produced += n
     return out
   }
 }
@@ -508,34 +525,8 @@ export class Decoder {
 
   // Applies every known element (the local set and the decoded remote-only ones) to the new symbols [from, to).
   private subtractKnown(from: number, to: number): void {
-    const ew = this.ew
-    const els = this.els
-    const sums = this.sums
-    els.reach(to)
-    for (let idx = from; idx < to; idx++) {
-      const so = idx * ew
-      let checksum = this.checks[idx]
-      let count = this.counts[idx]
-      let head = els.take(idx)
-      while (head !== -1) {
-        let e = head
-        while (e !== -1) {
-          const following = els.link[e]
-          if (els.state[e] !== LOCAL_ONLY) {
-            const words = els.words
-            const eo = e * ew
-            for (let k = 0; k < ew; k++) sums[so + k] ^= words[eo + k]
-            checksum ^= els.check[e]
-            count--
-            els.advance(e)
-          } // a local element decoded as local-only: its +1 cancels the local set's -1, drop it
-          e = following
-        }
-        head = els.take(idx)
-      }
-      this.checks[idx] = checksum >>> 0
-      this.counts[idx] = count
-    }
+    // a local element decoded as local-only is dropped: its +1 would cancel the local set's -1
+    this.els.sweep(from, to, 0, this.sums, this.checks, this.counts, -1, LOCAL_ONLY)
   }
 
   private enqueue(idx: number): void {
@@ -628,7 +619,7 @@ export class Decoder {
     const checksum = this.els.check[e]
     const sums = this.sums
     for (let i = 0; i < n; i++) {
-      const idx = this.walk[i]
+      const idx = this.walk[i] | 0
       const so = idx * ew
       for (let k = 0; k < ew; k++) sums[so + k] ^= words[eo + k]
       this.checks[idx] ^= checksum
