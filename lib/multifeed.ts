@@ -196,6 +196,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     return maybeCallback(super.close(), cb)
   }
 
+  // The writable core for `name`, created if missing; no name: a new writer on every call.
+  writer(cb?: Callback<Hypercore>): Promise<Hypercore>
+  writer(name: string | undefined, cb?: Callback<Hypercore>): Promise<Hypercore>
+  writer(name: string | undefined, opts: WriterOptions, cb?: Callback<Hypercore>): Promise<Hypercore>
   writer(...args: unknown[]): Promise<Hypercore> {
     const [[name, opts], cb] = splitCallback<[string | undefined, WriterOptions | undefined], Hypercore>(args)
     return maybeCallback(this.getWriter(name, opts), cb)
@@ -280,6 +284,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 
   // Stops replicating a feed, drops it from the index and frees its blocks. With `block`, the refusal is
   // persisted so no peer can bring it back.
+  remove(key: Buffer | string, cb?: Callback<void>): Promise<void>
+  remove(key: Buffer | string, opts: RemoveOptions, cb?: Callback<void>): Promise<void>
   remove(key: Buffer | string, ...args: unknown[]): Promise<void> {
     const [[opts], cb] = splitCallback<[RemoveOptions | undefined], void>(args)
     return maybeCallback(this.removeFeed(key, opts ?? {}), cb)
