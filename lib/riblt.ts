@@ -39,6 +39,8 @@ const HASH_BYTES = 16 // crypto_generichash_BYTES_MIN
 const KEY_MIN = 16
 const KEY_MAX = 64
 const MAX_ELEMENT_BYTES = 65536
+// Symbol indices stay int32 (typed-array indices): far beyond any budget a caller would allow.
+const MAX_SYMBOLS = 2 ** 30
 
 // ---- the random mapping (mapping.go of the reference) ----
 //
@@ -78,6 +80,8 @@ function step(hi: number, lo: number, last: number): number {
 
 // ---- hashing ----
 
+const generichash = sodium.crypto_generichash // once: under esModuleInterop the namespace member is a getter
+
 function readU32(b: Uint8Array, o: number): number {
   return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0
 }
@@ -94,7 +98,7 @@ class Hasher {
   }
 
   hash(element: Uint8Array): void {
-    sodium.crypto_generichash(this.out, element, this.salt)
+    generichash(this.out, element, this.salt)
     this.checksum = readU32(this.out, 0)
     this.seedLo = readU32(this.out, 8)
     this.seedHi = readU32(this.out, 12)
@@ -366,6 +370,7 @@ export class Encoder {
   // The next n coded symbols. Their sums are views of one fresh buffer per call.
   produce(n: number): CodedSymbol[] {
     if (!Number.isInteger(n) || n < 0) throw new RangeError('n must be a non-negative integer')
+    if (this._produced + n > MAX_SYMBOLS) throw new RangeError(`at most ${MAX_SYMBOLS} symbols`)
     const eb = this.eb
     const els = this.els
     const from = this._produced
@@ -407,8 +412,10 @@ export class Decoder {
 
   private queue: number[] = [] // symbols that may hold a single element
   private walk: Float64Array = new Float64Array(64) // scratch: indices of one walk
+  private walkNext = 0 // scratch: where that walk goes next
   private readonly scratch: Uint8Array
 
+  private count0 = 0 // the encoder's count in symbol 0: the size of its set
   private _failed = false
   private _decoded = false
   private peels = 0 // bumped on every peel: symbols verified empty before it must be checked again
@@ -477,6 +484,11 @@ export class Decoder {
       if (!Array.isArray(symbols)) return this.fail()
       for (const s of symbols) if (!validSymbol(s, this.eb)) return this.fail()
       if (symbols.length === 0) return this.decoded()
+      if (this._received + symbols.length > MAX_SYMBOLS) return this.fail()
+      // every element maps to symbol 0, so no symbol of an honest encoder counts more elements than it does
+      const count0 = this._received === 0 ? symbols[0].count : this.count0
+      for (const s of symbols) if (s.count > count0) return this.fail()
+      this.count0 = count0
 
       const from = this._received
       const to = from + symbols.length
@@ -568,8 +580,8 @@ export class Decoder {
       const known = els.find(scratch, 0, h.checksum)
 
       if (count === 1) {
-        // remote-only: must be new to us (not local, not decoded before)
-        if (known !== -1) { this.fail(); break }
+        // remote-only: must be new to us (not local, not decoded before), and the encoder's set must hold it
+        if (known !== -1 || this.remoteIds.length >= this.count0) { this.fail(); break }
         const e = els.push(scratch, 0, h.checksum, nextHi, nextLo, next, REMOTE_ONLY)
         this.remoteIds.push(e)
         this.applyWalk(e, n, -1)
@@ -584,8 +596,6 @@ export class Decoder {
     }
     queue.length = 0
   }
-
-  private walkNext = 0
 
   // Fills this.walk with the indices below `limit` that an element with this seed maps to; leaves the walk's
   // state just past them in stepHi/stepLo/walkNext.
