@@ -64,6 +64,8 @@ export class FeedExchange implements Routed {
   readonly pending = new Map<string, number>()
   // feeds this connection keeps open (hex keys), released when it closes
   readonly feeds = new Set<string>()
+  // feeds this connection downloads (hex keys)
+  readonly downloads = new Set<string>()
   // what the remote told us it has: hex key -> length
   readonly remote = new Map<string, number>()
 
@@ -105,6 +107,10 @@ export class FeedExchange implements Routed {
 
   get isInitiator(): boolean {
     return !!this.muxer.stream.isInitiator
+  }
+
+  get closed(): boolean {
+    return this.phase === 'closed'
   }
 
   get synced(): boolean {

@@ -13,6 +13,13 @@ export interface StoredFeed extends IndexRecord {
   key: Buffer
 }
 
+interface InternalState {
+  mutex: { lock(): Promise<void> }
+  createWriteBatch(): { putUserData(key: string, value: Buffer): void }
+  flush(): Promise<boolean>
+  _unlock(): void
+}
+
 export class FeedIndex {
   readonly core: Hypercore
 
@@ -49,6 +56,21 @@ export class FeedIndex {
 
   async put(feed: StoredFeed): Promise<void> {
     await this.core.setUserData(FEED + b4a.toString(feed.key, 'hex'), encode(indexRecord, feed))
+  }
+
+  // Many records in one atomic write: a batch of remote feeds costs one flush, not one each. This is
+  // Hypercore#setUserData (lib/session-state.js) with several puts in its write batch.
+  async putMany(feeds: StoredFeed[]): Promise<void> {
+    if (feeds.length === 1) return this.put(feeds[0])
+    const state = this.core.state as unknown as InternalState
+    await state.mutex.lock()
+    try {
+      const tx = state.createWriteBatch()
+      for (const feed of feeds) tx.putUserData(FEED + b4a.toString(feed.key, 'hex'), encode(indexRecord, feed))
+      await state.flush()
+    } finally {
+      state._unlock()
+    }
   }
 
   async delete(key: Buffer): Promise<void> {

@@ -310,6 +310,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     if (record.name !== null && this.writersByName.get(record.name) === record) this.writersByName.delete(record.name)
     for (const ex of this.exchanges) {
       ex.feeds.delete(hex)
+      ex.downloads.delete(hex)
       ex.onremoved(hex)
     }
     const core = this.open(record)
@@ -354,7 +355,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     const muxer = Hypercore.getProtocolMuxer(stream)
     for (const ex of this.exchanges) if (ex.muxer === muxer) return stream
     const exchange = new FeedExchange(this, muxer, stream, owned, this.timeout)
-    if (exchange.phase !== 'closed') this.exchanges.add(exchange)
+    if (!exchange.closed) this.exchanges.add(exchange)
     stream.once('close', () => exchange.destroy(null))
     return stream
   }
@@ -510,21 +511,30 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   }
 
   async receiveEntries(exchange: FeedExchange, entries: FeedEntry[]): Promise<Hypercore[]> {
+    // first the feeds new to us: filtered, then recorded durably in one batch
+    const fresh: FeedRecord[] = []
+    const seen = new Set<string>()
+    for (const entry of entries) {
+      const hex = toHex(entry.key)
+      if (this.records.has(hex) || this.creating.has(hex) || this.blocked.has(hex) || seen.has(hex)) continue
+      if (this.records.size + fresh.length >= this.maxFeeds) throw errors.TOO_MANY_FEEDS(this.maxFeeds, this.records.size + fresh.length + 1)
+      if (this.acceptFilter !== null && !(await this.acceptFilter({ key: entry.key, name: null, writable: false, length: 0 }))) continue
+      seen.add(hex)
+      fresh.push(newRecord(b4a.from(entry.key) as Buffer, null, false, 0))
+    }
+    if (this.closing || exchange.closed) return []
+    if (fresh.length > 0) await this.addRemotes(fresh)
+
     const began: Hypercore[] = []
     for (const entry of entries) {
       const hex = toHex(entry.key)
-      let record = this.records.get(hex)
-      if (!record) {
-        if (this.blocked.has(hex)) continue
-        if (this.records.size >= this.maxFeeds) throw errors.TOO_MANY_FEEDS(this.maxFeeds, this.records.size + 1)
-        const info: FeedInfo = { key: entry.key, name: null, writable: false, length: 0 }
-        if (this.acceptFilter !== null && !(await this.acceptFilter(info))) continue
-        if (this.closing || exchange.phase === 'closed') return began
-        record = this.records.get(hex) ?? await this.addRemote(entry.key, hex)
-      }
+      const record = this.records.get(hex) ?? await this.creating.get(hex)
+      if (!record || this.records.get(hex) !== record) continue
       if (entry.length < record.length) this.use(record, exchange) // the remote is behind: be ready to upload
-      if (record.writable || entry.length <= record.length) continue
+      if (record.writable || entry.length <= record.length || exchange.closed) continue
       exchange.pending.set(hex, entry.length)
+      if (exchange.downloads.has(hex)) continue
+      exchange.downloads.add(hex)
       const core = this.use(record, exchange)
       core.download({ start: 0, end: -1 })
       exchange.stats.feedsDownloaded++
@@ -533,23 +543,20 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     return began
   }
 
-  private async addRemote(key: Buffer, hex: string): Promise<FeedRecord> {
-    let creating = this.creating.get(hex)
-    if (!creating) {
-      creating = (async () => {
-        const record = newRecord(b4a.from(key) as Buffer, null, false, 0)
-        // durable before it is announced onward or shown to the app
-        await this.index!.put(record)
-        this.addRecord(record)
-        this.emitFeed(record)
-        this.announce(record)
-        return record
-      })()
-      this.creating.set(hex, creating)
-      const done = (): void => { this.creating.delete(hex) }
-      creating.then(done, done)
+  // Durable before they are announced onward or shown to the app.
+  private async addRemotes(records: FeedRecord[]): Promise<void> {
+    const written = this.index!.putMany(records)
+    for (const record of records) this.creating.set(record.hex, written.then(() => record))
+    try {
+      await written
+    } finally {
+      for (const record of records) this.creating.delete(record.hex)
     }
-    return creating
+    for (const record of records) this.addRecord(record)
+    for (const record of records) {
+      this.emitFeed(record)
+      this.announce(record)
+    }
   }
 
   exchangeUpdated(exchange: FeedExchange): void {
