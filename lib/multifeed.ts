@@ -3,6 +3,7 @@
 import ReadyResource from 'ready-resource'
 import Corestore from 'corestore'
 import Hypercore from 'hypercore'
+import type Protomux from 'protomux'
 import crypto from 'hypercore-crypto'
 import b4a from 'b4a'
 import safetyCatch from 'safety-catch'
@@ -365,11 +366,16 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   unreplicate(stream: any): void {
     const muxer = Hypercore.getProtocolMuxer(stream)
     for (const ex of [...this.exchanges]) {
-      if (ex.muxer !== muxer) continue
-      ex.destroy(null)
+      if (ex.muxer === muxer) ex.destroy(null)
     }
     for (const record of this.records.values()) {
       if (record.core && record.core.core) record.core.core.replicator.detachFrom(muxer)
+    }
+    // detaching stops new feed channels; the open ones (ours, or opened by corestore on request) close here
+    for (const channel of [...(muxer as unknown as Iterable<Protomux.Channel>)]) {
+      if (channel.protocol !== 'hypercore/alpha') continue
+      const key = channel.userData?.core?.key
+      if (key && this.records.has(toHex(key))) channel.close()
     }
     this.checkSynced()
   }
