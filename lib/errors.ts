@@ -31,6 +31,10 @@ export function TOO_MANY_FEEDS(limit: number, count: number): MultifeedError {
   return make('ERR_TOO_MANY_FEEDS', `remote advertised ${count} feeds, the limit is ${limit}`, { limit, count })
 }
 
+export function EXCHANGE_TIMEOUT(phase: string, timeout: number): MultifeedError {
+  return make('ERR_EXCHANGE_TIMEOUT', `the remote went silent for ${timeout} ms during the feed exchange (${phase})`, { phase, timeout })
+}
+
 export function INVALID_KEY(reason: string, value?: unknown): MultifeedError {
   return make('ERR_INVALID_KEY', reason, { value })
 }

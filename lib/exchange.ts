@@ -9,7 +9,7 @@ import * as m from './messages'
 import { capability, connectionSalt, element, elementKeyHash, elementLength, SetDigest, ELEMENT_BYTES } from './caps'
 import { Encoder, Decoder, codedSymbolCodec, CodedSymbol } from './riblt'
 import { ChannelRouter, Routed } from './router'
-import { VERSION_MISMATCH, CLIENT_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, MultifeedError } from './errors'
+import { VERSION_MISMATCH, CLIENT_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, MultifeedError } from './errors'
 import { toHex } from './keys'
 import { ExchangeStats, newStats } from './stats'
 
@@ -72,6 +72,7 @@ export class FeedExchange implements Routed {
   private channel: Protomux.Channel | null = null
   private router: ChannelRouter
   private timer: NodeJS.Timeout | null = null
+  private readonly timeout: number
   private queue: Promise<void> = Promise.resolve()
   private salt: Buffer | null = null
   private local: LocalEntry[] = []
@@ -98,10 +99,8 @@ export class FeedExchange implements Routed {
     this.stats = newStats()
     this.router = ChannelRouter.from(muxer)
     if (host.opening) this.router.wait(host.opening)
-    if (owned && timeout > 0) {
-      this.timer = setTimeout(() => this.fail(KEY_MISMATCH(`the remote did not open a multifeed channel within ${timeout} ms`, this.host.discoveryKey || b4a.alloc(32) as Buffer)), timeout)
-      if (this.timer.unref) this.timer.unref()
-    }
+    this.timeout = timeout
+    this.arm()
     this.start().catch((err) => this.fail(err))
   }
 
@@ -149,9 +148,25 @@ export class FeedExchange implements Routed {
     channel.open(m.encode(m.handshake, { version: m.VERSION, client: this.host.client, capability: cap }))
   }
 
-  private onopen(raw: Buffer): void {
+  // Until the exchange is live, the remote must say something every `timeout` ms: a silent peer must
+  // not hold synced() forever.
+  private arm(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    if (this.timeout <= 0 || this.phase === 'live' || this.phase === 'closed') return
+    this.timer = setTimeout(() => this.ontimeout(), this.timeout) // ref'd: a pending exchange is work in progress
+  }
+
+  private ontimeout(): void {
+    this.timer = null
+    if (this.phase !== 'opening') return this.fail(EXCHANGE_TIMEOUT(this.phase, this.timeout))
+    // on a shared connection, a peer without this multifeed is normal: just stop waiting for it
+    if (!this.owned) return this.destroy(null)
+    this.fail(KEY_MISMATCH(`the remote did not open a multifeed channel within ${this.timeout} ms`, this.host.discoveryKey || b4a.alloc(32) as Buffer))
+  }
+
+  private onopen(raw: Buffer): void {
+    this.arm()
     let hs: m.Handshake
     try {
       hs = m.decode(m.handshake, raw, 'handshake')
@@ -181,11 +196,12 @@ export class FeedExchange implements Routed {
 
   private onmessage(type: number, buf: Buffer): void {
     if (this.phase === 'closed') return
+    if (this.phase !== 'live') this.arm()
     this.stats.exchangeBytesReceived += buf.byteLength
     // a flood is refused as it arrives, before it queues: entries waiting to be processed are bounded too
     const n = type === 1 ? peekUint(buf, 1) : 0
     this.queuedEntries += n
-    if (this.queuedEntries > this.host.maxFeeds) return this.fail(TOO_MANY_FEEDS(this.host.maxFeeds, this.queuedEntries))
+    if (this.queuedEntries > 2 * this.host.maxFeeds) return this.fail(TOO_MANY_FEEDS(this.host.maxFeeds, this.queuedEntries))
     this.enqueue(async () => {
       this.queuedEntries -= n
       switch (type) {
@@ -418,6 +434,7 @@ export class FeedExchange implements Routed {
 
   private async finish(): Promise<void> {
     this.phase = 'live'
+    this.arm()
     this.stats.finishedAt = Date.now()
     this.stats.inSync = this.inSync
     this.byKeyHash = new Map()

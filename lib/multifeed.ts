@@ -50,14 +50,15 @@ interface FeedRecord extends FeedInfo {
   discoveryKey: Buffer
   core: Hypercore | null // open session, or null: a known feed costs a record, not a core
   held: boolean // the app was handed `core`: it stays open until close() or remove()
+  downloading: boolean // `core` has its one live download range (it lives as long as the session)
   users: Set<FeedExchange> // connections replicating it; when none remain and the app doesn't hold it, it closes
 }
 
 function newRecord(key: Buffer, name: string | null, writable: boolean, length: number): FeedRecord {
-  return { key, hex: toHex(key), discoveryKey: crypto.discoveryKey(key), name, writable, length, core: null, held: false, users: new Set() }
+  return { key, hex: toHex(key), discoveryKey: crypto.discoveryKey(key), name, writable, length, core: null, held: false, downloading: false, users: new Set() }
 }
 
-const DEFAULT_MAX_FEEDS = 250_000
+const DEFAULT_MAX_FEEDS = 100_000
 const DEFAULT_TIMEOUT = 20_000
 
 export class Multifeed extends ReadyResource implements ExchangeHost {
@@ -357,6 +358,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     for (const ex of this.exchanges) if (ex.muxer === muxer) return stream
     const exchange = new FeedExchange(this, muxer, stream, owned, this.timeout)
     if (!exchange.closed) this.exchanges.add(exchange)
+    this.checkSynced() // a new connection is not synced yet: the next sync is news
     stream.once('close', () => exchange.destroy(null))
     return stream
   }
@@ -447,6 +449,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   // Keep the record's length current while its core is open, and tell every connection.
   private adopt(record: FeedRecord, core: Hypercore): void {
     record.core = core
+    record.downloading = false
     const update = (): void => {
       const length = core.contiguousLength
       if (length <= record.length) return
@@ -542,7 +545,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       if (exchange.downloads.has(hex)) continue
       exchange.downloads.add(hex)
       const core = this.use(record, exchange)
-      core.download({ start: 0, end: -1 })
+      if (!record.downloading) {
+        record.downloading = true // one live range per session serves every connection
+        core.download({ start: 0, end: -1 })
+      }
       exchange.stats.feedsDownloaded++
       began.push(core)
     }
@@ -552,7 +558,11 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   // Durable before they are announced onward or shown to the app.
   private async addRemotes(records: FeedRecord[]): Promise<void> {
     const written = this.index!.putMany(records)
-    for (const record of records) this.creating.set(record.hex, written.then(() => record))
+    for (const record of records) {
+      const created = written.then(() => record)
+      created.catch(noop) // the failure reaches the caller through `written`
+      this.creating.set(record.hex, created)
+    }
     try {
       await written
     } finally {
@@ -588,6 +598,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     this.wasSynced = synced
   }
 }
+
+function noop(): void {}
 
 function infoOf(r: FeedRecord): FeedInfo {
   return { key: r.key, name: r.name, writable: r.writable, length: r.length }

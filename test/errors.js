@@ -99,3 +99,41 @@ test('bad local input gets clear errors', async (t) => {
   await t.exception(() => m.writer('x', { keyPair: { publicKey: Buffer.alloc(3) } }), /ERR_INVALID_ARGUMENT/)
   t.is(m.list().length, 0)
 })
+
+test('a peer that goes silent after the handshake times out and synced() resolves', async (t) => {
+  const m = await create(t, { timeout: 200 })
+  await m.writer('w')
+  const peer = await rawPeer(t, m.key, { isInitiator: true })
+  const s = m.replicate(false)
+  const errs = []
+  s.on('error', (e) => errs.push(e))
+  peer.stream.pipe(s).pipe(peer.stream)
+  await once(peer.events, 'open')
+  const synced = m.synced()
+  await closed(s)
+  t.is(errs[0].code, 'ERR_EXCHANGE_TIMEOUT')
+  t.is(errs[0].phase, 'summary')
+  await synced
+  t.ok(m.isSynced())
+})
+
+test('a failed index write closes the channel without unhandled rejections', async (t) => {
+  const m = await create(t)
+  const unhandled = []
+  const onunhandled = (err) => unhandled.push(err)
+  process.on('unhandledRejection', onunhandled)
+  t.teardown(() => process.off('unhandledRejection', onunhandled))
+  m.index.putMany = async () => { throw Object.assign(new Error('simulated I/O error'), { code: 'EIO' }) }
+  const peer = await rawPeer(t, m.key, { isInitiator: true })
+  const s = m.replicate(false)
+  s.on('error', () => {})
+  peer.stream.pipe(s).pipe(peer.stream)
+  await once(peer.events, 'open')
+  peer.send(0, messages.encode(messages.summary, { count: 3, digest: crypto.randomBytes(32) }))
+  const entries = [0, 1, 2].map(() => ({ key: crypto.randomBytes(32), length: 1 }))
+  peer.send(1, messages.encode(messages.feeds, { last: true, entries }))
+  await closed(s)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.is(unhandled.length, 0)
+  t.is(m.list().length, 0, 'nothing recorded')
+})
