@@ -2,6 +2,16 @@ const test = require('brittle')
 const crypto = require('hypercore-crypto')
 const { create, pipe, once, closed, rawPeer, messages } = require('./helpers.js')
 
+// A hand-driven peer connected to `m`, with the errors of m's stream collected.
+async function connectRaw (t, m, opts = {}) {
+  const peer = await rawPeer(t, m.key, { isInitiator: true, ...opts })
+  const s = m.replicate(false)
+  const errs = []
+  s.on('error', (e) => errs.push(e))
+  peer.stream.pipe(s).pipe(peer.stream)
+  return { peer, s, errs }
+}
+
 test('different keys: nothing exchanged, ERR_KEY_MISMATCH', async (t) => {
   const a = await create(t)
   const b = await create(t)
@@ -18,26 +28,17 @@ test('different keys: nothing exchanged, ERR_KEY_MISMATCH', async (t) => {
 test('a peer that knows only the discovery key fails the capability and learns no feed', async (t) => {
   const m = await create(t)
   await m.writer('w')
-  const wrongKey = crypto.randomBytes(32) // proves the wrong key: as good as knowing only the discovery key
-  const peer = await rawPeer(t, m.key, { cap: crypto.randomBytes(32), isInitiator: true })
-  const s = m.replicate(false)
-  const errs = []
-  s.on('error', (e) => errs.push(e))
-  peer.stream.pipe(s).pipe(peer.stream)
+  // a random capability: all a peer that only saw the discovery key could send
+  const { peer, s, errs } = await connectRaw(t, m, { cap: crypto.randomBytes(32) })
   await peer.ready
   await closed(s)
   t.is(errs[0].code, 'ERR_KEY_MISMATCH')
-  t.ok(wrongKey)
   t.is(peer.received.length, 0, 'no message beyond the handshake reached the peer')
 })
 
 test('version mismatch carries both versions', async (t) => {
   const m = await create(t)
-  const peer = await rawPeer(t, m.key, { version: '99.0.0', isInitiator: true })
-  const s = m.replicate(false)
-  const errs = []
-  s.on('error', (e) => errs.push(e))
-  peer.stream.pipe(s).pipe(peer.stream)
+  const { peer, s, errs } = await connectRaw(t, m, { version: '99.0.0' })
   await closed(s)
   t.is(errs[0].code, 'ERR_VERSION_MISMATCH')
   t.is(errs[0].usVersion, messages.VERSION)
@@ -61,11 +62,7 @@ test('client mismatch carries both client ids', async (t) => {
 
 test('a malformed message closes the channel with a clear error and writes nothing', async (t) => {
   const m = await create(t)
-  const peer = await rawPeer(t, m.key, { isInitiator: true })
-  const s = m.replicate(false)
-  const errs = []
-  s.on('error', (e) => errs.push(e))
-  peer.stream.pipe(s).pipe(peer.stream)
+  const { peer, s, errs } = await connectRaw(t, m)
   await once(peer.events, 'open')
   peer.send(0, Buffer.from([0xff, 0xff])) // a truncated summary
   await closed(s)
@@ -75,11 +72,7 @@ test('a malformed message closes the channel with a clear error and writes nothi
 
 test('more feeds than maxFeeds closes the channel with ERR_TOO_MANY_FEEDS', async (t) => {
   const m = await create(t, { maxFeeds: 10 })
-  const peer = await rawPeer(t, m.key, { isInitiator: true })
-  const s = m.replicate(false)
-  const errs = []
-  s.on('error', (e) => errs.push(e))
-  peer.stream.pipe(s).pipe(peer.stream)
+  const { peer, s, errs } = await connectRaw(t, m)
   await once(peer.events, 'open')
   peer.send(0, messages.encode(messages.summary, { count: 1000, digest: Buffer.alloc(32) }))
   await closed(s)
@@ -103,11 +96,7 @@ test('bad local input gets clear errors', async (t) => {
 test('a peer that goes silent after the handshake times out and synced() resolves', async (t) => {
   const m = await create(t, { timeout: 200 })
   await m.writer('w')
-  const peer = await rawPeer(t, m.key, { isInitiator: true })
-  const s = m.replicate(false)
-  const errs = []
-  s.on('error', (e) => errs.push(e))
-  peer.stream.pipe(s).pipe(peer.stream)
+  const { peer, s, errs } = await connectRaw(t, m)
   await once(peer.events, 'open')
   const synced = m.synced()
   await closed(s)
@@ -124,10 +113,7 @@ test('a failed index write closes the channel without unhandled rejections', asy
   process.on('unhandledRejection', onunhandled)
   t.teardown(() => process.off('unhandledRejection', onunhandled))
   m.index.putMany = async () => { throw Object.assign(new Error('simulated I/O error'), { code: 'EIO' }) }
-  const peer = await rawPeer(t, m.key, { isInitiator: true })
-  const s = m.replicate(false)
-  s.on('error', () => {})
-  peer.stream.pipe(s).pipe(peer.stream)
+  const { peer, s, errs } = await connectRaw(t, m)
   await once(peer.events, 'open')
   peer.send(0, messages.encode(messages.summary, { count: 3, digest: crypto.randomBytes(32) }))
   const entries = [0, 1, 2].map(() => ({ key: crypto.randomBytes(32), length: 1 }))
