@@ -81,6 +81,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   private readonly exchanges = new Set<FeedExchange>()
   private readonly creating = new Map<string, Promise<FeedRecord>>()
   private wasSynced = true
+  private readonly pastStats = newStats()
 
   constructor(storage: string | Corestore, opts: MultifeedOptions = {}) {
     super()
@@ -403,16 +404,13 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     return [...this.exchanges]
   }
 
+  // Counters over the multifeed's life: connections that closed still count.
   stats(): ExchangeStats & { connections: number } {
-    const total = { ...newStats(), connections: this.exchanges.size }
-    for (const ex of this.exchanges) {
-      for (const k of Object.keys(ex.stats) as (keyof ExchangeStats)[]) {
-        const v = ex.stats[k]
-        if (typeof v === 'number' && k !== 'startedAt' && k !== 'finishedAt') (total[k] as number) += v
-      }
-    }
+    const total = { ...this.pastStats, connections: this.exchanges.size }
+    for (const ex of this.exchanges) addStats(total, ex.stats)
     return total
   }
+
 
   // --- records and cores ---
 
@@ -581,7 +579,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   }
 
   exchangeClosed(exchange: FeedExchange, err: errors.MultifeedError | null): void {
-    this.exchanges.delete(exchange)
+    if (this.exchanges.delete(exchange)) addStats(this.pastStats, exchange.stats)
     for (const hex of exchange.feeds) {
       const record = this.records.get(hex)
       if (record) this.release(record, exchange)
@@ -600,6 +598,13 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 }
 
 function noop(): void {}
+
+function addStats(total: ExchangeStats, stats: ExchangeStats): void {
+  for (const k of Object.keys(stats) as (keyof ExchangeStats)[]) {
+    const v = stats[k]
+    if (typeof v === 'number' && k !== 'startedAt' && k !== 'finishedAt') (total[k] as number) += v
+  }
+}
 
 function infoOf(r: FeedRecord): FeedInfo {
   return { key: r.key, name: r.name, writable: r.writable, length: r.length }

@@ -243,3 +243,15 @@ test('unreplicate stops one multifeed on a stream and leaves the stream open', a
   t.is(b.list().length, 0, 'nothing announced after unreplicate')
   t.absent(s1.destroyed, 'the stream stays open')
 })
+
+test('statistics outlive the connection that made them', async (t) => {
+  const [a, b] = await pair(t)
+  const w = await a.writer('a')
+  await w.append('12345')
+  const [s1] = pipe(a, b)
+  await until(b, ['synced'], () => b.list().length === 1 && b.isSynced())
+  s1.destroy()
+  await until(b, ['exchange-close'], () => b.connections.length === 0)
+  t.is(b.stats().blocksDownloaded, 1)
+  t.is(b.stats().connections, 0)
+})

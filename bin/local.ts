@@ -1,0 +1,213 @@
+// The commands that work on the storage alone: create, join, append, feeds, cat.
+import type Hypercore from 'hypercore'
+import { Multifeed, FeedInfo } from '../lib/multifeed'
+import { toKey } from '../lib/keys'
+import { Command, str, flag } from './command'
+import { UsageError, CliError } from './errors'
+import { checkFreshDir, hasStorage, openExisting, openMultifeed, hex, short } from './storage'
+import { Follower } from './follow'
+import { table } from './progress'
+
+export const create: Command = {
+  name: 'create',
+  summary: 'make a new multifeed in --dir and print its key',
+  usage: '[options]',
+  description: 'Creates the storage directory and a multifeed with a new random key, and prints the key as hex.\nShare the key with others; they run `multifeed join <key>`.',
+  options: [],
+  positionals: { min: 0, max: 0 },
+  needsDir: true,
+  async run(ctx) {
+    if (hasStorage(ctx.dir)) {
+      const m = await openExisting(ctx.dir)
+      const key = hex(m.key!)
+      await m.close()
+      throw new CliError(`${ctx.dir} already holds multifeed ${key}`)
+    }
+    checkFreshDir(ctx.dir)
+    const m = await openMultifeed(ctx.dir)
+    ctx.defer(() => m.close())
+    ctx.out.line(hex(m.key!))
+  }
+}
+
+export const join: Command = {
+  name: 'join',
+  summary: 'record an existing multifeed\'s key for --dir',
+  usage: '[options] <key>',
+  description: 'Records <key> (64 hex characters) as the multifeed of --dir, so later commands (sync, swarm) fetch\nits feeds. Prints the key. Joining the key a directory already holds is a no-op.',
+  options: [],
+  positionals: { min: 1, max: 1 },
+  needsDir: true,
+  async run(ctx) {
+    let key: Buffer
+    try {
+      key = toKey(ctx.positionals[0], 'key')
+    } catch {
+      throw new UsageError(`invalid key "${ctx.positionals[0]}": a multifeed key is 64 hex characters`, 'join')
+    }
+    if (hasStorage(ctx.dir)) {
+      const existing = await openExisting(ctx.dir)
+      const had = existing.key!
+      await existing.close()
+      if (!had.equals(key)) throw new CliError(`${ctx.dir} already holds another multifeed (${hex(had)}); use another --dir`)
+    } else {
+      checkFreshDir(ctx.dir)
+    }
+    const m = await openMultifeed(ctx.dir, { key })
+    ctx.defer(() => m.close())
+    ctx.out.line(hex(m.key!))
+  }
+}
+
+export const append: Command = {
+  name: 'append',
+  summary: 'append a block to a local writer (- reads lines from stdin)',
+  usage: '[options] <text|->',
+  description: 'Appends <text> as one block to the local writer --writer (created on first use).\nWith -, reads stdin and appends one block per line.',
+  options: [
+    { name: 'writer', alias: 'w', type: 'string', value: 'NAME', default: 'main', help: 'the local writer to append to' }
+  ],
+  positionals: { min: 1, max: 1 },
+  needsDir: true,
+  async run(ctx) {
+    const name = str(ctx, 'writer')!
+    if (name === '') throw new UsageError('the writer name must not be empty', 'append')
+    const text = ctx.positionals[0]
+    const m = await openExisting(ctx.dir)
+    ctx.defer(() => m.close())
+    const w = await m.writer(name)
+    let n = 0
+    if (text === '-') {
+      process.stdin.setEncoding('utf-8')
+      ctx.out.setStatus(() => `appending to ${name}: ${n} blocks`)
+      for await (const batch of lineBatches(process.stdin, 1000)) {
+        await w.append(batch.map((l) => Buffer.from(l)))
+        n += batch.length
+        ctx.out.update()
+      }
+      ctx.out.setStatus(null)
+    } else {
+      await w.append(Buffer.from(text))
+      n = 1
+    }
+    ctx.out.line(`appended ${n} block${n === 1 ? '' : 's'} to writer ${name} (${short(w.key!)}), length ${w.length}`)
+  }
+}
+
+export const feeds: Command = {
+  name: 'feeds',
+  summary: 'list the feeds: key, name, local/remote, length',
+  usage: '[options]',
+  description: 'Prints a table of the multifeed\'s feeds: the feed key, the writer name (local writers only),\nwhether it is local (ours, writable) or remote, and the length held locally.',
+  options: [
+    { name: 'json', type: 'boolean', help: 'print one JSON object per line instead of a table' }
+  ],
+  positionals: { min: 0, max: 0 },
+  needsDir: true,
+  async run(ctx) {
+    const m = await openExisting(ctx.dir)
+    ctx.defer(() => m.close())
+    const list = sortFeeds(m.list())
+    if (flag(ctx, 'json')) {
+      for (const f of list) ctx.out.line(JSON.stringify({ key: hex(f.key), name: f.name, local: f.writable, length: f.length }))
+      return
+    }
+    ctx.out.line(`multifeed ${hex(m.key!)}`)
+    const rows = list.map((f) => [hex(f.key), f.name ?? '-', f.writable ? 'local' : 'remote', String(f.length)])
+    for (const l of table(['KEY', 'NAME', 'SOURCE', 'LENGTH'], rows, 'lllr')) ctx.out.line(l)
+    if (list.length === 0) ctx.out.line('(no feeds yet: `multifeed append <text>` writes one)')
+  }
+}
+
+export const cat: Command = {
+  name: 'cat',
+  summary: 'print the blocks of one feed or of all feeds',
+  usage: '[options]',
+  description: 'Prints every block held locally, one per line, feed after feed (local writers first).\n--follow keeps running and prints new blocks as they are appended (until Ctrl-C).',
+  options: [
+    { name: 'feed', type: 'string', value: 'KEY', help: 'only this feed (its key, a unique key prefix, or a local writer name)' },
+    { name: 'follow', alias: 'f', type: 'boolean', help: 'keep printing new blocks' },
+    { name: 'long', alias: 'l', type: 'boolean', help: 'prefix each block with its feed (short key, name) and index' }
+  ],
+  positionals: { min: 0, max: 0 },
+  needsDir: true,
+  async run(ctx) {
+    const want = str(ctx, 'feed')
+    if (want !== undefined && want === '') throw new UsageError('--feed needs a key', 'cat')
+    const m = await openExisting(ctx.dir)
+    ctx.defer(() => m.close())
+    const long = flag(ctx, 'long')
+    const print = (core: Hypercore, name: string | null, seq: number, value: Buffer): void => {
+      const text = value.toString()
+      ctx.out.line(long ? `${short(core.key!)} ${name ?? '-'} ${seq} ${text}` : text)
+    }
+    const chosen = want === undefined ? sortFeeds(m.list()) : [findFeed(m, want)]
+    if (!flag(ctx, 'follow')) {
+      for (const info of chosen) {
+        const core = m.feed(info.key)!
+        for (let i = 0; i < info.length; i++) {
+          const value = await core.get(i, { wait: false }) as Buffer | null
+          if (value === null) break
+          print(core, info.name, i, value)
+        }
+      }
+      return
+    }
+    const follower = new Follower(print)
+    ctx.defer(() => follower.close())
+    if (want === undefined) {
+      // existing feeds in order first, then everything as it arrives
+      for (const info of chosen) {
+        follower.follow(m.feed(info.key)!, info.name, 0)
+        await follower.settled()
+      }
+      ctx.defer(follower.followAll(m))
+    } else {
+      follower.follow(m.feed(chosen[0].key)!, chosen[0].name, 0)
+    }
+    await ctx.stopped
+  }
+}
+
+// Local writers first (by name), then remote feeds (by key).
+function sortFeeds(list: FeedInfo[]): FeedInfo[] {
+  return list.slice().sort((a, b) => {
+    if (a.writable !== b.writable) return a.writable ? -1 : 1
+    if (a.writable) return (a.name ?? '').localeCompare(b.name ?? '')
+    return hex(a.key).localeCompare(hex(b.key))
+  })
+}
+
+export function findFeed(m: Multifeed, want: string): FeedInfo {
+  const list = m.list()
+  const byName = list.filter((f) => f.writable && f.name === want)
+  if (byName.length === 1) return byName[0]
+  if (!/^[0-9a-fA-F]+$/.test(want)) {
+    throw new UsageError(`invalid feed key "${want}": give 64 hex characters, a unique prefix, or a local writer name`, 'cat')
+  }
+  const prefix = want.toLowerCase()
+  const found = list.filter((f) => hex(f.key).startsWith(prefix))
+  if (found.length === 1 && (prefix.length >= 4 || prefix.length === 64)) return found[0]
+  if (found.length > 1) throw new CliError(`feed prefix ${want} is ambiguous: ${found.length} feeds match`)
+  throw new CliError(`no feed ${want} in multifeed ${hex(m.key!)}`)
+}
+
+// Lines of a stream in batches (the last line needs no newline; a trailing newline makes no empty block).
+async function * lineBatches(input: NodeJS.ReadableStream, size: number): AsyncGenerator<string[]> {
+  let rest = ''
+  let batch: string[] = []
+  for await (const chunk of input) {
+    const text = rest + String(chunk)
+    const lines = text.split('\n')
+    rest = lines.pop()!
+    for (const l of lines) {
+      batch.push(l.endsWith('\r') ? l.slice(0, -1) : l)
+      if (batch.length >= size) {
+        yield batch
+        batch = []
+      }
+    }
+  }
+  if (rest !== '') batch.push(rest)
+  if (batch.length > 0) yield batch
+}
