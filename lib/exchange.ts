@@ -76,7 +76,8 @@ export class FeedExchange implements Routed {
   private queue: Promise<void> = Promise.resolve()
   private salt: Buffer | null = null
   private local: LocalEntry[] = []
-  private byKeyHash = new Map<string, LocalEntry>()
+  private elements: Buffer[] = [] // this.local's elements, in the same order
+  private byKeyHash = new Map<string, LocalEntry>() // filled only for a sketch
   private localDigest: SetDigest | null = null
   private remoteSummary: m.Summary | null = null
   private encoder: Encoder | null = null
@@ -233,11 +234,8 @@ export class FeedExchange implements Routed {
     if (this.phase === 'closed') return
     const salt = this.salt = connectionSalt(this.host.key!, this.muxer.stream.handshakeHash)
     this.localDigest = new SetDigest(salt)
-    for (const entry of this.local) {
-      const el = element(salt, entry.key, entry.length)
-      this.byKeyHash.set(toHex(elementKeyHash(el)), entry)
-      this.localDigest.toggle(el)
-    }
+    this.elements = this.local.map((entry) => element(salt, entry.key, entry.length))
+    for (const el of this.elements) this.localDigest.toggle(el)
     this.send(0, m.encode(m.summary, { count: this.local.length, digest: this.localDigest.digest }))
   }
 
@@ -258,14 +256,15 @@ export class FeedExchange implements Routed {
     if (chooseMode(this.local.length, s.count) === 'list') return this.startList()
     this.phase = 'sketch'
     this.mode = 'sketch'
+    for (let i = 0; i < this.local.length; i++) this.byKeyHash.set(toHex(elementKeyHash(this.elements[i])), this.local[i])
     if (this.isInitiator) {
       this.encoder = new Encoder({ salt: this.salt! })
-      for (const entry of this.local) this.encoder.add(element(this.salt!, entry.key, entry.length))
+      for (const el of this.elements) this.encoder.add(el)
       const guess = Math.ceil(1.5 * 2 * Math.abs(this.local.length - s.count))
       this.sendSymbols(Math.max(MIN_SYMBOL_BATCH, guess))
     } else {
       this.decoder = new Decoder({ salt: this.salt! })
-      for (const entry of this.local) this.decoder.add(element(this.salt!, entry.key, entry.length))
+      for (const el of this.elements) this.decoder.add(el)
     }
   }
 
@@ -439,6 +438,7 @@ export class FeedExchange implements Routed {
     this.stats.inSync = this.inSync
     this.byKeyHash = new Map()
     this.local = []
+    this.elements = []
     const began = this.began
     this.began = []
     this.stream.emit('remote-feeds', began)

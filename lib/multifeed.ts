@@ -54,8 +54,8 @@ interface FeedRecord extends FeedInfo {
   users: Set<FeedExchange> // connections replicating it; when none remain and the app doesn't hold it, it closes
 }
 
-function newRecord(key: Buffer, name: string | null, writable: boolean, length: number): FeedRecord {
-  return { key, hex: toHex(key), discoveryKey: crypto.discoveryKey(key), name, writable, length, core: null, held: false, downloading: false, users: new Set() }
+function newRecord(key: Buffer, name: string | null, writable: boolean, length: number, discoveryKey = crypto.discoveryKey(key)): FeedRecord {
+  return { key, hex: toHex(key), discoveryKey, name, writable, length, core: null, held: false, downloading: false, users: new Set() }
 }
 
 const DEFAULT_MAX_FEEDS = 100_000
@@ -159,7 +159,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     for (let i = 0; i < feeds.length; i++) {
       const info = infos[i]
       const length = info === null ? 0 : Math.max(info.hints?.contiguousLength ?? 0, feeds[i].writable && info.head ? info.head.length : 0)
-      this.addRecord(newRecord(feeds[i].key, feeds[i].name, feeds[i].writable, length))
+      this.addRecord(newRecord(feeds[i].key, feeds[i].name, feeds[i].writable, length, discoveryKeys[i]))
     }
   }
 
@@ -499,6 +499,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 
   async sharedEntries(): Promise<LocalEntry[]> {
     const out: LocalEntry[] = []
+    if (this.shareFilter === null) {
+      for (const record of this.records.values()) out.push({ key: record.key, length: record.length })
+      return out
+    }
     for (const record of this.records.values()) {
       if (await this.isShared(record)) out.push({ key: record.key, length: record.length })
     }
