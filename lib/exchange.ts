@@ -220,6 +220,7 @@ export class FeedExchange implements Routed {
     this.queue = this.queue.then(async () => {
       if (this.phase === 'closed') return
       await fn()
+      if (this.phase !== 'live') this.arm() // the timeout measures the remote's silence, not our own work
     }).catch((err) => this.fail(err))
   }
 

@@ -343,7 +343,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   // How many feed cores are open now (the rest are records only).
   get openFeeds(): number {
     let n = 0
-    for (const r of this.records.values()) if (r.core !== null) n++
+    for (const r of this.records.values()) if (r.core !== null && !r.core.closing) n++
     return n
   }
 
@@ -414,7 +414,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 
   // --- records and cores ---
 
-  // The app gets the core: it stays open.
+  // The app gets the core: it stays open until the app closes it.
   private hand(record: FeedRecord): Hypercore {
     record.held = true
     return this.open(record)
@@ -471,7 +471,24 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
         ex.stats.bytesUploaded += bytes
       }
     })
+    core.once('close', () => this.onclosed(record, core))
     core.ready().then(update, safetyCatch)
+  }
+
+  // The session closed (the app closed what it was handed, or we released it): forget it, and reopen
+  // at once if connections still replicate the feed.
+  private onclosed(record: FeedRecord, core: Hypercore): void {
+    if (record.core !== core) return
+    const downloading = record.downloading
+    record.core = null
+    record.held = false
+    record.downloading = false
+    if (this.closing || record.users.size === 0 || this.records.get(record.hex) !== record) return
+    const fresh = this.open(record)
+    if (downloading) {
+      record.downloading = true
+      fresh.download({ start: 0, end: -1 })
+    }
   }
 
   private exchangeOn(peer: Hypercore.Peer): FeedExchange | null {
@@ -512,7 +529,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   offer(exchange: FeedExchange, keys: Buffer[]): void {
     for (const key of keys) {
       const record = this.records.get(toHex(key))
-      if (record) this.use(record, exchange)
+      if (record && record.length > 0) this.use(record, exchange) // an empty feed has nothing to upload
     }
   }
 
