@@ -83,8 +83,6 @@ export class FeedExchange implements Routed {
   private encoder: Encoder | null = null
   private decoder: Decoder | null = null
   private symbolCodec = codedSymbolCodec(ELEMENT_BYTES)
-  private sentListDone = false
-  private remoteListDone = false
   private diffShort: m.ShortEntry[] = []
   private diffWant: Buffer[] = []
   private began: Hypercore[] = []
@@ -273,7 +271,6 @@ export class FeedExchange implements Routed {
     this.mode = this.phase === 'sketch' ? 'sketch-fallback' : 'list'
     this.phase = 'list'
     this.sendEntries(this.local)
-    this.sentListDone = true
   }
 
   // A batch of whole entries, split to respect the per-message limit; the final one is marked last.
@@ -299,7 +296,6 @@ export class FeedExchange implements Routed {
     this.expect('list', 'sketch')
     await this.receive(f.entries)
     if (!f.last) return
-    this.remoteListDone = true
     if (this.phase === 'list') {
       const behind: Buffer[] = []
       for (const e of this.local) {
@@ -308,7 +304,8 @@ export class FeedExchange implements Routed {
       }
       this.host.offer(this, behind)
     }
-    if (this.phase === 'sketch' || this.sentListDone) await this.finish()
+    // in list mode our own list went out when the mode was chosen, before any remote batch is processed
+    await this.finish()
   }
 
   private async receive(entries: m.FeedEntry[]): Promise<void> {

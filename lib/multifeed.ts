@@ -78,7 +78,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   private readonly records = new Map<string, FeedRecord>()
   private readonly writersByName = new Map<string, FeedRecord>()
   private readonly blocked = new Set<string>()
-  private readonly exchanges = new Set<FeedExchange>()
+  private readonly exchanges = new Map<Protomux, FeedExchange>() // one per connection, by its muxer
   private readonly creating = new Map<string, Promise<FeedRecord>>()
   private wasSynced = true
   private readonly pastStats = newStats()
@@ -164,7 +164,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   }
 
   protected async _close(): Promise<void> {
-    for (const ex of [...this.exchanges]) {
+    for (const ex of [...this.exchanges.values()]) {
       if (ex.owned) ex.stream.destroy()
       ex.destroy(null)
     }
@@ -311,7 +311,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     await this.index!.delete(buf)
     this.records.delete(hex)
     if (record.name !== null && this.writersByName.get(record.name) === record) this.writersByName.delete(record.name)
-    for (const ex of this.exchanges) {
+    for (const ex of this.exchanges.values()) {
       ex.feeds.delete(hex)
       ex.downloads.delete(hex)
       ex.onremoved(hex)
@@ -320,7 +320,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     record.core = null
     try {
       await core.ready()
-      for (const ex of this.exchanges) core.core.replicator.detachFrom(ex.muxer)
+      for (const ex of this.exchanges.values()) core.core.replicator.detachFrom(ex.muxer)
       if (core.length > 0) await core.clear(0, core.length)
     } finally {
       await core.close()
@@ -356,9 +356,9 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     const owned = !isStream(isInitiator)
     const stream = this.base.replicate(isInitiator, opts)
     const muxer = Hypercore.getProtocolMuxer(stream)
-    for (const ex of this.exchanges) if (ex.muxer === muxer) return stream
+    if (this.exchanges.has(muxer)) return stream
     const exchange = new FeedExchange(this, muxer, stream, owned, this.timeout)
-    if (!exchange.closed) this.exchanges.add(exchange)
+    if (!exchange.closed) this.exchanges.set(muxer, exchange)
     this.checkSynced() // a new connection is not synced yet: the next sync is news
     stream.once('close', () => exchange.destroy(null))
     return stream
@@ -368,9 +368,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   // everything else on it alone (the networker's unswarm).
   unreplicate(stream: any): void {
     const muxer = Hypercore.getProtocolMuxer(stream)
-    for (const ex of [...this.exchanges]) {
-      if (ex.muxer === muxer) ex.destroy(null)
-    }
+    this.exchanges.get(muxer)?.destroy(null)
     for (const record of this.records.values()) {
       if (record.core && record.core.core) record.core.core.replicator.detachFrom(muxer)
     }
@@ -396,18 +394,18 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   }
 
   isSynced(): boolean {
-    for (const ex of this.exchanges) if (!ex.synced) return false
+    for (const ex of this.exchanges.values()) if (!ex.synced) return false
     return true
   }
 
   get connections(): FeedExchange[] {
-    return [...this.exchanges]
+    return [...this.exchanges.values()]
   }
 
   // Counters over the multifeed's life: connections that closed still count.
   stats(): ExchangeStats & { connections: number } {
     const total = { ...this.pastStats, connections: this.exchanges.size }
-    for (const ex of this.exchanges) addStats(total, ex.stats)
+    for (const ex of this.exchanges.values()) addStats(total, ex.stats)
     return total
   }
 
@@ -452,7 +450,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       const length = core.contiguousLength
       if (length <= record.length) return
       record.length = length
-      for (const ex of this.exchanges) ex.onlength(record.hex, length)
+      for (const ex of this.exchanges.values()) ex.onlength(record.hex, length)
       this.announce(record)
     }
     core.on('append', update)
@@ -492,8 +490,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   }
 
   private exchangeOn(peer: Hypercore.Peer): FeedExchange | null {
-    for (const ex of this.exchanges) if (ex.muxer === peer.protomux) return ex
-    return null
+    return this.exchanges.get(peer.protomux) ?? null
   }
 
   private emitFeed(record: FeedRecord): void {
@@ -504,7 +501,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     if (this.exchanges.size === 0) return
     this.isShared(record).then((shared) => {
       if (!shared) return
-      for (const ex of this.exchanges) ex.announce({ key: record.key, length: record.length })
+      for (const ex of this.exchanges.values()) ex.announce({ key: record.key, length: record.length })
     }, safetyCatch)
   }
 
@@ -600,7 +597,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   }
 
   exchangeClosed(exchange: FeedExchange, err: errors.MultifeedError | null): void {
-    if (this.exchanges.delete(exchange)) addStats(this.pastStats, exchange.stats)
+    if (this.exchanges.get(exchange.muxer) === exchange) {
+      this.exchanges.delete(exchange.muxer)
+      addStats(this.pastStats, exchange.stats)
+    }
     for (const hex of exchange.feeds) {
       const record = this.records.get(hex)
       if (record) this.release(record, exchange)
