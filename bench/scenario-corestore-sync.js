@@ -16,6 +16,7 @@ const path = require('path')
 const fs = require('fs')
 const Corestore = require('corestore')
 const m = require('./lib/measure')
+const { round } = m
 const { pipeCounted, pipeCountedSocket } = require('./lib/counter')
 const tcp = require('./lib/tcp')
 
@@ -137,31 +138,11 @@ async function client () {
   return { role: 'client', timeMs: round(timeMs), peakRssMB: m.toMB(peak), peakGrowthMB: m.toMB(peak - rssBefore), openMs: round(b.openMs), bytesSent: summary.bytesAToB, bytesReceived: summary.bytesBToA }
 }
 
-async function tcpParent () {
+function tcpParent () {
   const args = ['--feeds', opts.feeds, '--blocks', opts.blocks, '--size', opts.size]
-  const { server, client } = await tcp.runTcpPair(__filename, args)
-  if (server.error) throw new Error('server: ' + server.error)
-  if (client.error) throw new Error('client: ' + client.error)
-  return {
-    scenario: 'corestore-sync',
-    transport: 'tcp',
-    feeds: opts.feeds,
-    blocks: opts.blocks,
-    size: opts.size,
-    timeMs: client.timeMs,
-    peakRssMB: client.peakRssMB, // downloader (B) process, sync phase
-    serverPeakRssMB: server.peakRssMB, // uploader (A) process, sync phase
-    bytes: client.bytesSent + client.bytesReceived,
-    setupMs: server.setupMs,
-    openMs: client.openMs
-  }
+  return tcp.runTcpSync(__filename, 'corestore-sync', args, (server, client) => ({
+    feeds: opts.feeds, blocks: opts.blocks, size: opts.size, openMs: client.openMs
+  }))
 }
 
-function round (x) { return Math.round(x * 10) / 10 }
-
-m.main(() => {
-  if (opts.role === 'server') return server()
-  if (opts.role === 'client') return client()
-  if (opts.tcp) return tcpParent()
-  return inProcess()
-})
+m.mainByRole(opts, { server, client, tcp: tcpParent, inProcess })

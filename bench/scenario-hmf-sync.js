@@ -143,34 +143,19 @@ async function client () {
   return { role: 'client', timeMs: round(timeMs), exchangeDoneMs: round(exchangeDoneMs), peakRssMB: m.toMB(peak), peakGrowthMB: m.toMB(peak - rssBefore), openMs: round(openMs), bytesSent: summary.bytesAToB, bytesReceived: summary.bytesBToA, ...ex }
 }
 
-async function tcpParent () {
+function tcpParent () {
   const args = ['--feeds', opts.feeds, '--blocks', opts.blocks, '--size', opts.size]
   if (opts.profile) args.push('--profile', opts.profile)
-  const { server, client } = await tcp.runTcpPair(__filename, args) // same node flags as the corestore baseline
-  if (server.error) throw new Error('server: ' + server.error)
-  if (client.error) throw new Error('client: ' + client.error)
-  return {
-    scenario: 'hmf-sync',
-    transport: 'tcp',
+  return tcp.runTcpSync(__filename, 'hmf-sync', args, (server, client) => ({
     feeds: opts.feeds,
     blocks: opts.blocks,
     size: opts.size,
-    timeMs: client.timeMs,
-    peakRssMB: client.peakRssMB, // downloader (B) process, sync phase
-    serverPeakRssMB: server.peakRssMB, // uploader (A) process, sync phase
     peakGrowthMB: client.peakGrowthMB,
     exchangeDoneMs: client.exchangeDoneMs,
     mode: client.mode,
     exchangeBytes: client.exchangeBytes,
-    bytes: client.bytesSent + client.bytesReceived,
-    setupMs: server.setupMs,
     openMs: client.openMs
-  }
+  }))
 }
 
-m.main(() => {
-  if (opts.role === 'server') return server()
-  if (opts.role === 'client') return client()
-  if (opts.tcp) return tcpParent()
-  return inProcess()
-})
+m.mainByRole(opts, { server, client, tcp: tcpParent, inProcess })

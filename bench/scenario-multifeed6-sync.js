@@ -18,6 +18,7 @@
 const path = require('path')
 const crypto = require('crypto')
 const m = require('./lib/measure')
+const { round } = m
 const { pipeCounted, pipeCountedSocket } = require('./lib/counter')
 const tcp = require('./lib/tcp')
 
@@ -146,31 +147,11 @@ async function client () {
   return { role: 'client', timeMs: round(timeMs), peakRssMB: m.toMB(peak), peakGrowthMB: m.toMB(peak - rssBefore), bytesSent: s.bytesAToB, bytesReceived: s.bytesBToA }
 }
 
-async function tcpParent () {
+function tcpParent () {
   const args = ['--feeds', opts.feeds, '--blocks', opts.blocks, '--size', opts.size, '--storage', opts.storage]
-  const { server, client } = await tcp.runTcpPair(__filename, args)
-  if (server.error) throw new Error('server: ' + server.error)
-  if (client.error) throw new Error('client: ' + client.error)
-  return {
-    scenario: 'multifeed6-sync',
-    transport: 'tcp',
-    storage: opts.storage,
-    feeds: opts.feeds,
-    blocks: opts.blocks,
-    size: opts.size,
-    timeMs: client.timeMs,
-    peakRssMB: client.peakRssMB,
-    serverPeakRssMB: server.peakRssMB,
-    bytes: client.bytesSent + client.bytesReceived,
-    setupMs: server.setupMs
-  }
+  return tcp.runTcpSync(__filename, 'multifeed6-sync', args, () => ({
+    storage: opts.storage, feeds: opts.feeds, blocks: opts.blocks, size: opts.size
+  }))
 }
 
-function round (x) { return Math.round(x * 10) / 10 }
-
-m.main(() => {
-  if (opts.role === 'server') return server()
-  if (opts.role === 'client') return client()
-  if (opts.tcp) return tcpParent()
-  return inProcess()
-})
+m.mainByRole(opts, { server, client, tcp: tcpParent, inProcess })

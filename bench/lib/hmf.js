@@ -160,6 +160,6 @@ function failOnError (...streams) {
   })
 }
 
-function round (x) { return Math.round(x * 10) / 10 }
+const { round } = require('./measure')
 
 module.exports = { load, fingerprint, cachedState, copyState, addWriters, exchangeSummary, once, failOnError, round, CACHE_ROOT }

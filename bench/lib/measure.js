@@ -179,7 +179,19 @@ function machine () {
   }
 }
 
+function round (x) { return Math.round(x * 10) / 10 }
+
+// A scenario that runs in one process, or as a TCP server/client pair driven by a parent (`--tcp`).
+function mainByRole (opts, { server, client, tcp, inProcess }) {
+  return main(() => {
+    if (opts.role === 'server') return server()
+    if (opts.role === 'client') return client()
+    if (opts.tcp) return tcp()
+    return inProcess()
+  })
+}
+
 module.exports = {
-  now, rss, peakRss, resetPeak, startSampler, stopSampler, gc, toMB, MB,
-  tmpdir, rmrf, cleanupTmp, args, emit, main, waitFor, machine
+  now, rss, peakRss, resetPeak, startSampler, stopSampler, gc, toMB, MB, round,
+  tmpdir, rmrf, cleanupTmp, args, emit, main, mainByRole, waitFor, machine
 }

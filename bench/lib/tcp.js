@@ -87,4 +87,22 @@ async function runTcpPair (script, args = [], { timeoutMs = 10 * 60 * 1000, node
   }
 }
 
-module.exports = { listenOnce, connect, announce, waitParentDone, runTcpPair }
+// A first-sync scenario as two processes, reported from the downloader's side in the shape every sync
+// scenario shares; `extra(server, client)` adds the scenario's own fields.
+async function runTcpSync (script, scenario, args, extra = () => ({})) {
+  const { server, client } = await runTcpPair(script, args)
+  if (server.error) throw new Error('server: ' + server.error)
+  if (client.error) throw new Error('client: ' + client.error)
+  return {
+    scenario,
+    transport: 'tcp',
+    timeMs: client.timeMs,
+    peakRssMB: client.peakRssMB, // downloader (B) process, sync phase
+    serverPeakRssMB: server.peakRssMB, // uploader (A) process, sync phase
+    bytes: client.bytesSent + client.bytesReceived,
+    setupMs: server.setupMs,
+    ...extra(server, client)
+  }
+}
+
+module.exports = { listenOnce, connect, announce, waitParentDone, runTcpPair, runTcpSync }
