@@ -45,9 +45,7 @@ async function run () {
     appends: blocks,
     batch: opts.batch,
     size: opts.size,
-    timeMs: Math.round(timeMs * 10) / 10,
-    blocksPerSec: Math.round(blocks / (timeMs / 1000)),
-    MBPerSec: Math.round((blocks * opts.size / m.MB) / (timeMs / 1000) * 100) / 100,
+    ...m.throughput(blocks, opts.size, timeMs),
     peakGrowthMB: m.toMB(peak - rssBefore)
   }
 }

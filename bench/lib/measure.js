@@ -181,6 +181,15 @@ function machine () {
 
 function round (x) { return Math.round(x * 10) / 10 }
 
+// Append throughput figures, the same for every append scenario.
+function throughput (blocks, size, timeMs) {
+  return {
+    timeMs: round(timeMs),
+    blocksPerSec: Math.round(blocks / (timeMs / 1000)),
+    MBPerSec: Math.round((blocks * size / MB) / (timeMs / 1000) * 100) / 100
+  }
+}
+
 // A scenario that runs in one process, or as a TCP server/client pair driven by a parent (`--tcp`).
 function mainByRole (opts, { server, client, tcp, inProcess }) {
   return main(() => {
@@ -192,6 +201,6 @@ function mainByRole (opts, { server, client, tcp, inProcess }) {
 }
 
 module.exports = {
-  now, rss, peakRss, resetPeak, startSampler, stopSampler, gc, toMB, MB, round,
+  now, rss, peakRss, resetPeak, startSampler, stopSampler, gc, toMB, MB, round, throughput,
   tmpdir, rmrf, cleanupTmp, args, emit, main, mainByRole, waitFor, machine
 }
