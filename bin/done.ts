@@ -16,12 +16,14 @@ export class DoneChannel {
   gotDone = false
   settled = false
   private channel: ReturnType<ReturnType<typeof Hypercore.getProtocolMuxer>['createChannel']> = null
-  private readonly onsettled: (exchange: FeedExchange | null) => void
+  private readonly onsettled: (exchange: FeedExchange | null, last: boolean) => void
   private readonly check: () => void
   private closed = false
 
-  // `onsettled` runs once, when both sides have said done.
-  constructor(m: Multifeed, stream: any, onsettled: (exchange: FeedExchange | null) => void) {
+  // `onsettled` runs once, when both sides have said done. `last` is true when the peer's done was the final
+  // message: the peer already has ours, so this side may end the connection. When our done was the final
+  // message it may still sit in a corked muxer, so ending now could lose it: leave the closing to the peer.
+  constructor(m: Multifeed, stream: any, onsettled: (exchange: FeedExchange | null, last: boolean) => void) {
     this.m = m
     this.stream = stream
     this.onsettled = onsettled
@@ -62,13 +64,15 @@ export class DoneChannel {
   update(): void {
     if (this.closed || this.channel === null || !this.channel.opened) return
     const ex = this.exchange
+    let sentNow = false
     if (!this.sentDone && ex !== null && ex.synced) {
       this.sentDone = true
+      sentNow = true
       this.channel.messages[0].send(this.m.size)
     }
     if (!this.sentDone || !this.gotDone || this.settled) return
     this.settled = true
-    this.onsettled(ex)
+    this.onsettled(ex, !sentNow)
   }
 
   destroy(): void {

@@ -10,6 +10,8 @@ import { DoneChannel } from './done'
 import { Meter } from './progress'
 import { createNetworker, HostPort } from './modules'
 
+const DONE_GRACE = 1000 // ms our final done may take to leave before --until-synced exits
+
 export const swarm: Command = {
   name: 'swarm',
   summary: 'replicate with peers found on the DHT, printing feeds and blocks as they arrive',
@@ -76,9 +78,13 @@ export const swarm: Command = {
     // another `multifeed` on the connection tells us when it has all of ours: then the two are in sync
     networker.on('connection', (conn: unknown) => {
       // it lets go of the connection when the connection closes
-      new DoneChannel(m, conn, () => {
+      new DoneChannel(m, conn, (ex, last) => {
         out.line(`in sync with a peer: ${m.size} feed${m.size === 1 ? '' : 's'}`)
-        settle?.()
+        if (last) return settle?.()
+        // our done was the final message: give it until the connection closes (or a moment) to leave
+        const closing = conn as { once(event: 'close', fn: () => void): void }
+        closing.once('close', () => settle?.())
+        setTimeout(() => settle?.(), DONE_GRACE).unref()
       })
     })
     out.setStatus(() => meter.status(`${peers} peer${peers === 1 ? '' : 's'}, `))

@@ -197,13 +197,17 @@ class SyncSession {
       const plural = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`
       return `downloaded ${plural(st.blocksDownloaded, 'block')} (${formatBytes(st.bytesDownloaded)}) of ${plural(st.feedsDownloaded, 'feed')}, uploaded ${plural(st.blocksUploaded, 'block')} (${formatBytes(st.bytesUploaded)}), ${plural(m.size, 'feed')} in all, in ${formatDuration(Date.now() - peer.startedAt)}`
     }
-    const done = new DoneChannel(m, stream, () => {
+    const done = new DoneChannel(m, stream, (ex, last) => {
       peer.synced = true
       if (this.live) {
         out.line(`in sync with ${label}: ${m.size} feed${m.size === 1 ? '' : 's'}`)
         return
       }
-      // end our half gracefully: `done` is flushed before the end, and the peer ends its half once it read it
+      // the side that received the final done ends its half; the other waits for that end (or the grace)
+      if (!last) {
+        setTimeout(() => stream.destroy(), CLOSE_GRACE).unref()
+        return
+      }
       const noise = stream.noiseStream
       if (noise && typeof noise.end === 'function') noise.end()
       else stream.end()
