@@ -8,6 +8,9 @@ import { STORAGE_CORRUPT } from './errors'
 
 const FEED = 'feed/'
 const BLOCKED = 'blocked/'
+// Present only between a clean close and the next open: then every record's length is current and
+// ready() need not read each core's state (the costly part of opening many feeds).
+const CLEAN = 'clean'
 
 export interface StoredFeed extends IndexRecord {
   key: Buffer
@@ -18,6 +21,10 @@ interface InternalState {
   createWriteBatch(): { putUserData(key: string, value: Buffer): void }
   flush(): Promise<boolean>
   _unlock(): void
+}
+
+function feedEntry(feed: StoredFeed): [string, Buffer] {
+  return [FEED + b4a.toString(feed.key, 'hex'), encode(indexRecord, feed)]
 }
 
 export class FeedIndex {
@@ -31,7 +38,7 @@ export class FeedIndex {
     await this.core.ready()
   }
 
-  async load(): Promise<{ feeds: StoredFeed[], blocked: Buffer[] }> {
+  async load(): Promise<{ feeds: StoredFeed[], blocked: Buffer[], clean: boolean }> {
     const feeds: StoredFeed[] = []
     for await (const { key, value } of this.range(FEED)) {
       const hex = key.slice(FEED.length)
@@ -46,7 +53,8 @@ export class FeedIndex {
     }
     const blocked: Buffer[] = []
     for await (const { key } of this.range(BLOCKED)) blocked.push(b4a.from(key.slice(BLOCKED.length), 'hex') as Buffer)
-    return { feeds, blocked }
+    const clean = (await this.core.getUserData(CLEAN)) !== null
+    return { feeds, blocked, clean }
   }
 
   private range(prefix: string): AsyncIterable<{ key: string, value: Buffer }> {
@@ -54,19 +62,30 @@ export class FeedIndex {
     return this.core.state.storage.createUserDataStream({ gte: prefix, lt: prefix.slice(0, -1) + '0' })
   }
 
-  async put(feed: StoredFeed): Promise<void> {
-    await this.core.setUserData(FEED + b4a.toString(feed.key, 'hex'), encode(indexRecord, feed))
+  // One or many records in one atomic write: a batch of remote feeds costs one flush, not one each.
+  async put(feeds: StoredFeed[]): Promise<void> {
+    await this.write(feeds.map(feedEntry))
   }
 
-  // Many records in one atomic write: a batch of remote feeds costs one flush, not one each. This is
+  // From now on the stored lengths may fall behind: a crash before saveLengths() must not be trusted.
+  async markOpen(): Promise<void> {
+    await this.core.setUserData(CLEAN, null)
+  }
+
+  // The lengths that changed since they were last stored, and the clean mark, in one atomic write.
+  async saveLengths(feeds: StoredFeed[]): Promise<void> {
+    const entries = feeds.map(feedEntry)
+    entries.push([CLEAN, b4a.alloc(1) as Buffer])
+    await this.write(entries)
+  }
+
   // Hypercore#setUserData (lib/session-state.js) with several puts in its write batch.
-  async putMany(feeds: StoredFeed[]): Promise<void> {
-    if (feeds.length === 1) return this.put(feeds[0])
+  private async write(entries: Array<[string, Buffer]>): Promise<void> {
     const state = this.core.state as unknown as InternalState
     await state.mutex.lock()
     try {
       const tx = state.createWriteBatch()
-      for (const feed of feeds) tx.putUserData(FEED + b4a.toString(feed.key, 'hex'), encode(indexRecord, feed))
+      for (const [key, value] of entries) tx.putUserData(key, value)
       await state.flush()
     } finally {
       state._unlock()

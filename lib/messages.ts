@@ -246,20 +246,26 @@ export function decode<T>(codec: Codec<T>, buf: Uint8Array, name: string): T {
 export interface IndexRecord {
   name: string | null
   writable: boolean
+  length: number // contiguous length when the record was last saved; trusted only after a clean close
 }
 
+// flags: 1 writable, 2 name follows, 4 length follows (records of 0.1.0 before lengths were kept lack it)
 export const indexRecord: Codec<IndexRecord> = {
   preencode(state, m) {
     c.uint.preencode(state, 0)
     if (m.name !== null) c.string.preencode(state, m.name)
+    c.uint.preencode(state, m.length)
   },
   encode(state, m) {
-    c.uint.encode(state, (m.writable ? 1 : 0) | (m.name !== null ? 2 : 0))
+    c.uint.encode(state, (m.writable ? 1 : 0) | (m.name !== null ? 2 : 0) | 4)
     if (m.name !== null) c.string.encode(state, m.name)
+    c.uint.encode(state, m.length)
   },
   decode(state) {
     const flags = c.uint.decode(state)
-    if (flags > 3) throw BAD_MESSAGE('unknown index record flags ' + flags)
-    return { writable: (flags & 1) !== 0, name: (flags & 2) !== 0 ? c.string.decode(state) : null }
+    if (flags > 7) throw BAD_MESSAGE('unknown index record flags ' + flags)
+    const name = (flags & 2) !== 0 ? c.string.decode(state) : null
+    const length = (flags & 4) !== 0 ? c.uint.decode(state) : 0
+    return { writable: (flags & 1) !== 0, name, length }
   }
 }

@@ -7,7 +7,7 @@ import type Protomux from 'protomux'
 import crypto from 'hypercore-crypto'
 import b4a from 'b4a'
 import safetyCatch from 'safety-catch'
-import { FeedIndex } from './feed-index'
+import { FeedIndex, StoredFeed } from './feed-index'
 import { FeedExchange, ExchangeHost, LocalEntry } from './exchange'
 import { toKey, toHex } from './keys'
 import { maybeCallback, splitCallback, Callback } from './callbacks'
@@ -52,11 +52,16 @@ interface FeedRecord extends FeedInfo {
   held: boolean // the app was handed `core`: it stays open until close() or remove()
   downloading: boolean // `core` has its one live download range (it lives as long as the session)
   users: Set<FeedExchange> // connections replicating it; when none remain and the app doesn't hold it, it closes
+  storedLength: number // the length in its index record; close() saves the records whose length moved
 }
 
-function newRecord(key: Buffer, name: string | null, writable: boolean, length: number, discoveryKey = crypto.discoveryKey(key)): FeedRecord {
-  return { key, hex: toHex(key), discoveryKey, name, writable, length, core: null, held: false, downloading: false, users: new Set() }
+function newRecord(key: Buffer, name: string | null, writable: boolean, length: number, discoveryKey = crypto.discoveryKey(key), storedLength = length): FeedRecord {
+  return { key, hex: toHex(key), discoveryKey, name, writable, length, storedLength, core: null, held: false, downloading: false, users: new Set() }
 }
+
+// Reading cores' lengths from storage (only after an unclean close) in slices keeps RocksDB's read
+// buffers small: one batch for 10,000 feeds peaks at ~60 MB more.
+const INFO_BATCH = 256
 
 const DEFAULT_MAX_FEEDS = 100_000
 const DEFAULT_TIMEOUT = 20_000
@@ -152,15 +157,28 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     if (stored === null) await this.index.setKey(this.key!)
     else if (!b4a.equals(stored, this.key!)) throw errors.STORAGE_CORRUPT('the index belongs to another multifeed')
 
-    const { feeds, blocked } = await this.index.load()
+    const { feeds, blocked, clean } = await this.index.load()
     for (const key of blocked) this.blocked.add(toHex(key))
-    const discoveryKeys = feeds.map((f) => crypto.discoveryKey(f.key))
-    const infos = feeds.length > 0 ? await this.base.storage.getInfos(discoveryKeys, { auth: false, head: true, hints: true }) : []
+    const lengths = clean ? feeds.map((f) => f.length) : await this.readLengths(feeds)
     for (let i = 0; i < feeds.length; i++) {
-      const info = infos[i]
-      const length = info === null ? 0 : Math.max(info.hints?.contiguousLength ?? 0, feeds[i].writable && info.head ? info.head.length : 0)
-      this.addRecord(newRecord(feeds[i].key, feeds[i].name, feeds[i].writable, length, discoveryKeys[i]))
+      const { key, name, writable, length } = feeds[i]
+      this.addRecord(newRecord(key, name, writable, lengths[i], undefined, length))
     }
+    await this.index.markOpen()
+  }
+
+  // The truth from each core's stored state: its contiguous length (a writer's own length is its head).
+  private async readLengths(feeds: StoredFeed[]): Promise<number[]> {
+    const lengths: number[] = []
+    for (let i = 0; i < feeds.length; i += INFO_BATCH) {
+      const slice = feeds.slice(i, i + INFO_BATCH)
+      const infos = await this.base.storage.getInfos(slice.map((f) => crypto.discoveryKey(f.key)), { auth: false, head: true, hints: true })
+      for (let j = 0; j < slice.length; j++) {
+        const info = infos[j]
+        lengths.push(info === null ? 0 : Math.max(info.hints?.contiguousLength ?? 0, slice[j].writable && info.head ? info.head.length : 0))
+      }
+    }
+    return lengths
   }
 
   protected async _close(): Promise<void> {
@@ -174,6 +192,9 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       record.core = null
     }
     await Promise.allSettled(closing)
+    // the lengths that moved, and the mark that makes the next ready() trust them
+    const moved = [...this.records.values()].filter((r) => r.length !== r.storedLength)
+    if (this.index) await this.index.saveLengths(moved).catch(safetyCatch)
     await this.releaseStorage()
   }
 
@@ -253,7 +274,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     }
     const record = newRecord(core.key!, name, true, core.length)
     // durable before anyone sees it: a crash after this line cannot lose a writer that writer() returned
-    await this.index!.put(record)
+    await this.index!.put([record])
     this.addRecord(record)
     this.adopt(record, core)
     this.emitFeed(record)
@@ -573,7 +594,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 
   // Durable before they are announced onward or shown to the app.
   private async addRemotes(records: FeedRecord[]): Promise<void> {
-    const written = this.index!.putMany(records)
+    const written = this.index!.put(records)
     for (const record of records) {
       const created = written.then(() => record)
       created.catch(noop) // the failure reaches the caller through `written`

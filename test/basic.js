@@ -2,7 +2,7 @@ const test = require('brittle')
 const b4a = require('b4a')
 const crypto = require('hypercore-crypto')
 const Corestore = require('corestore')
-const { create, Multifeed } = require('./helpers.js')
+const { create, pipe, once, closed, Multifeed } = require('./helpers.js')
 
 test('an empty multifeed has no feeds', async (t) => {
   const m = await create(t)
@@ -99,6 +99,47 @@ test('several multifeeds share one corestore', async (t) => {
   await b.close()
   t.absent(own.closed, 'closing a multifeed leaves the app\'s cores alone')
   await store.close()
+})
+
+test('feed lengths are kept in the index: trusted after a clean close, re-read from the cores after a crash', async (t) => {
+  const key = crypto.randomBytes(32)
+  const store = new Corestore(await t.tmp())
+  t.teardown(() => store.close(), { order: 2 })
+  let coreReads = 0
+  const getInfos = store.storage.getInfos
+  store.storage.getInfos = function (...args) {
+    coreReads++
+    return getInfos.apply(this, args)
+  }
+  const lengths = (m) => m.list().map((f) => f.length).sort()
+
+  const a = new Multifeed(store, { key })
+  const w = await a.writer('w')
+  await w.append(['1', '2', '3'])
+  const b = await create(t, { key })
+  await (await b.writer('bw')).append(['x', 'y'])
+  const [s1, s2] = pipe(a, b)
+  await Promise.all([once(s1, 'remote-feeds'), once(s2, 'remote-feeds')])
+  await Promise.all([a.synced(), b.synced()])
+  s1.destroy()
+  await Promise.all([closed(s1), closed(s2)])
+  await a.close()
+
+  const clean = new Multifeed(store, { key })
+  await clean.ready()
+  t.alike(lengths(clean), [2, 3], 'the downloaded and the written length, from the index')
+  t.is(coreReads, 0, 'no core state read')
+  t.is(clean.openFeeds, 0)
+  // a crash: the lengths that moved are never saved, so the index is stale and unmarked
+  clean.index.saveLengths = async () => {}
+  await (await clean.writer('w')).append(['4', '5'])
+  await clean.close()
+
+  const crashed = new Multifeed(store, { key })
+  await crashed.ready()
+  t.ok(coreReads > 0, 'the cores\' stored state is read')
+  t.alike(lengths(crashed), [2, 5], 'the true lengths, not the stale index')
+  await crashed.close()
 })
 
 test('custom key pair writer: feed.key equals the public key', async (t) => {

@@ -112,7 +112,7 @@ test('a failed index write closes the channel without unhandled rejections', asy
   const onunhandled = (err) => unhandled.push(err)
   process.on('unhandledRejection', onunhandled)
   t.teardown(() => process.off('unhandledRejection', onunhandled))
-  m.index.putMany = async () => { throw Object.assign(new Error('simulated I/O error'), { code: 'EIO' }) }
+  m.index.put = async () => { throw Object.assign(new Error('simulated I/O error'), { code: 'EIO' }) }
   const { peer, s, errs } = await connectRaw(t, m)
   await once(peer.events, 'open')
   peer.send(0, messages.encode(messages.summary, { count: 3, digest: crypto.randomBytes(32) }))

@@ -85,6 +85,16 @@ async function run (state, i, rand) {
       if (!f) { lostFeeds++; errors.push(`lost feed ${hex.slice(0, 16)} (${p.how}, promised in run ${p.run})`); continue }
       if (p.how === 'writer' && !f.writable) errors.push(`writer ${hex.slice(0, 16)} is no longer writable`)
     }
+    // list() must not understate a feed after a crash (its length decides what the exchange offers)
+    const acknowledged = new Map()
+    for (const id of state.blocks.keys()) {
+      const [hex, index] = id.split(':')
+      acknowledged.set(hex, Math.max(acknowledged.get(hex) ?? 0, Number(index) + 1))
+    }
+    for (const [hex, length] of acknowledged) {
+      const f = have.get(hex)
+      if (f && f.length < length) errors.push(`feed ${hex.slice(0, 16)} listed at length ${f.length}, ${length} blocks acknowledged`)
+    }
     for (const [id, value] of state.blocks) {
       const [hex, index] = id.split(':')
       const feed = m.feed(hex)
