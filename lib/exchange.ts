@@ -66,6 +66,8 @@ export class FeedExchange implements Routed {
   readonly feeds = new Set<string>()
   // feeds this connection downloads (hex keys)
   readonly downloads = new Set<string>()
+  // feeds the remote is behind on: hex key -> blocks still to upload before the core may close
+  readonly uploads = new Map<string, number>()
   // what the remote told us it has: hex key -> length
   readonly remote = new Map<string, number>()
 

@@ -265,7 +265,6 @@ export const indexRecord: Codec<IndexRecord> = {
     const flags = c.uint.decode(state)
     if (flags > 7) throw BAD_MESSAGE('unknown index record flags ' + flags)
     const name = (flags & 2) !== 0 ? c.string.decode(state) : null
-    const length = (flags & 4) !== 0 ? c.uint.decode(state) : 0
-    return { writable: (flags & 1) !== 0, name, length }
+    return { writable: (flags & 1) !== 0, name, length: (flags & 4) !== 0 ? length(state) : 0 }
   }
 }

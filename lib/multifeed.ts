@@ -446,6 +446,21 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     return this.open(record)
   }
 
+  // The remote is behind on this feed: keep the core open until it has been sent what it lacks.
+  private serve(record: FeedRecord, exchange: FeedExchange): void {
+    const theirs = exchange.remote.get(record.hex) ?? 0
+    if (theirs >= record.length) return
+    exchange.uploads.set(record.hex, record.length - theirs)
+    this.use(record, exchange)
+  }
+
+  // Nothing left to download from or upload to this connection: the core closes when idle.
+  private settle(record: FeedRecord, exchange: FeedExchange): void {
+    if (exchange.pending.has(record.hex) || exchange.uploads.has(record.hex)) return
+    exchange.downloads.delete(record.hex)
+    if (exchange.feeds.delete(record.hex)) this.release(record, exchange)
+  }
+
   // Close what no connection and no app code uses any more.
   private release(record: FeedRecord, exchange: FeedExchange): void {
     record.users.delete(exchange)
@@ -457,7 +472,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 
   private open(record: FeedRecord): Hypercore {
     if (record.core === null || record.core.closing) {
-      const core = this.slot!.get({ key: record.key, valueEncoding: this.valueEncoding })
+      // no linger: once no session wants it, its channels close and corestore can free the core
+      const core = this.slot!.get({ key: record.key, valueEncoding: this.valueEncoding, notDownloadingLinger: 0 })
       this.adopt(record, core)
     }
     return record.core!
@@ -470,8 +486,15 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     const update = (): void => {
       const length = core.contiguousLength
       if (length <= record.length) return
+      const grown = length - record.length
       record.length = length
-      for (const ex of this.exchanges.values()) ex.onlength(record.hex, length)
+      for (const ex of this.exchanges.values()) {
+        const left = ex.uploads.get(record.hex)
+        if (left !== undefined) ex.uploads.set(record.hex, left + grown) // the remote will want these too
+        ex.onlength(record.hex, length)
+        // after the tick: the other blocks of the batch that completed the feed still report their download
+        if (ex.downloads.has(record.hex)) setImmediate(() => this.settle(record, ex))
+      }
       this.announce(record)
     }
     core.on('append', update)
@@ -488,6 +511,14 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       if (ex) {
         ex.stats.blocksUploaded++
         ex.stats.bytesUploaded += bytes
+        const left = ex.uploads.get(record.hex)
+        if (left === undefined) return
+        if (left > 1) {
+          ex.uploads.set(record.hex, left - 1)
+        } else {
+          ex.uploads.delete(record.hex)
+          this.settle(record, ex)
+        }
       }
     })
     core.once('close', () => this.onclosed(record, core))
@@ -547,7 +578,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   offer(exchange: FeedExchange, keys: Buffer[]): void {
     for (const key of keys) {
       const record = this.records.get(toHex(key))
-      if (record && record.length > 0) this.use(record, exchange) // an empty feed has nothing to upload
+      if (record) this.serve(record, exchange)
     }
   }
 
@@ -576,7 +607,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       const hex = toHex(entry.key)
       const record = this.records.get(hex) ?? await this.creating.get(hex)
       if (!record || this.records.get(hex) !== record) continue
-      if (entry.length < record.length) this.use(record, exchange) // the remote is behind: be ready to upload
+      if (entry.length < record.length) this.serve(record, exchange)
       if (record.writable || entry.length <= record.length || exchange.closed) continue
       exchange.pending.set(hex, entry.length)
       if (exchange.downloads.has(hex)) continue
@@ -589,6 +620,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       exchange.stats.feedsDownloaded++
       began.push(core)
     }
+    this.checkSynced() // a live announcement can make a synced multifeed wait again
     return began
   }
 

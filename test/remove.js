@@ -9,6 +9,10 @@ async function synced (a, b) {
   return [s1, s2]
 }
 
+function closedCore (core) {
+  return core.closed ? Promise.resolve() : once(core, 'close')
+}
+
 async function disconnect ([s1, s2]) {
   s1.destroy()
   await Promise.all([closed(s1), closed(s2)])
@@ -117,7 +121,7 @@ test('lazy: a reopened multifeed opens no core until asked, and replication clos
   t.is(a.list().length, 5)
   const b = await create(t, { key })
   const streams = await synced(a, b)
-  t.is(a.openFeeds, 5, 'replication opened the feeds to upload')
+  t.is(a.openFeeds, 0, 'replication closed the feeds it opened to upload once b had them')
   await disconnect(streams)
   await until(a, ['exchange-close'], () => a.connections.length === 0)
   t.is(a.openFeeds, 0, 'and closed them when the connection ended')
@@ -129,6 +133,35 @@ test('lazy: a reopened multifeed opens no core until asked, and replication clos
   await disconnect(again)
   await until(a, ['exchange-close'], () => a.connections.length === 0)
   t.is(a.openFeeds, 0, 'a later connection does not keep them open either')
+})
+
+test('idle feeds close while the connection stays; growth reopens, downloads and closes again', async (t) => {
+  const key = crypto.randomBytes(32)
+  const dirA = await t.tmp()
+  const a0 = new Multifeed(dirA, { key })
+  for (let i = 0; i < 3; i++) await (await a0.writer('w' + i)).append(['x', 'y'])
+  await a0.close()
+  const a = await create(t, { key }, dirA)
+  const b = await create(t, { key })
+  const [s1, s2] = pipe(a, b)
+  const [began] = await once(s2, 'remote-feeds')
+  t.is(began.length, 3)
+  await Promise.all([a.synced(), b.synced(), ...began.map(closedCore)])
+  t.is(a.openFeeds, 0, 'a closed what it uploaded')
+  t.is(b.openFeeds, 0, 'b closed what it downloaded')
+  t.is(a.connections.length, 1, 'the connection is still up')
+  t.alike(b.list().map((f) => f.length), [2, 2, 2])
+
+  const grown = a.feed(a.list()[0].key)
+  const replicating = once(s2, 'remote-feeds')
+  await grown.append('z')
+  const [again] = await replicating
+  t.is(again.length, 1, 'the grown feed replicates again')
+  await Promise.all([b.synced(), closedCore(again[0])])
+  t.is(b.openFeeds, 0)
+  t.is(b.list().find((f) => f.key.equals(grown.key)).length, 3)
+  s1.destroy()
+  await Promise.all([closed(s1), closed(s2)])
 })
 
 test('the app closing a feed while it downloads does not stop the download', async (t) => {

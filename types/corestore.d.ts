@@ -13,6 +13,7 @@ declare module 'corestore' {
       writable?: boolean
       wait?: boolean
       exclusive?: boolean
+      notDownloadingLinger?: number
     }
   }
   class Corestore extends ReadyResource {

@@ -135,7 +135,7 @@ const TARGETS = [
   {
     name: 'indexRecord',
     codec: messages.indexRecord,
-    gen: (r) => ({ name: r.bool(0.3) ? null : randomString(r, 300), writable: r.bool() })
+    gen: (r) => ({ name: r.bool(0.3) ? null : randomString(r, 300), writable: r.bool(), length: randomUint(r, messages.MAX_LENGTH) })
   },
   {
     name: 'symbol',
