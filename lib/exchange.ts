@@ -68,6 +68,8 @@ export class FeedExchange implements Routed {
   readonly downloads = new Set<string>()
   // feeds the remote is behind on: hex key -> blocks still to upload before the core may close
   readonly uploads = new Map<string, number>()
+  // feeds to download once a place in the window frees up (hex keys, in the order they arrived)
+  readonly queued = new Set<string>()
   // what the remote told us it has: hex key -> length
   readonly remote = new Map<string, number>()
 

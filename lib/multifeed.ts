@@ -33,6 +33,7 @@ export interface MultifeedOptions {
   accept?: FeedFilter
   namespace?: string
   maxFeeds?: number
+  maxDownloads?: number
   timeout?: number
 }
 
@@ -63,6 +64,11 @@ function newRecord(key: Buffer, name: string | null, writable: boolean, length: 
 // buffers small: one batch for 10,000 feeds peaks at ~60 MB more.
 const INFO_BATCH = 256
 
+// Feeds one connection downloads at once; the rest wait their turn, so a first sync of many feeds holds
+// a window of cores, not one per feed.
+const DEFAULT_MAX_DOWNLOADS = 256
+const HYPERCORE_PROTOCOL = 'hypercore/alpha'
+
 const DEFAULT_MAX_FEEDS = 100_000
 const DEFAULT_TIMEOUT = 20_000
 
@@ -71,6 +77,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   discoveryKey: Buffer | null
   readonly client: string
   readonly maxFeeds: number
+  readonly maxDownloads: number
   readonly store: Corestore
   private readonly ownsStore: boolean
   private readonly base: Corestore
@@ -98,6 +105,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     if (typeof this.client !== 'string') throw errors.INVALID_ARGUMENT('client must be a string')
     this.maxFeeds = opts.maxFeeds ?? DEFAULT_MAX_FEEDS
     if (!Number.isSafeInteger(this.maxFeeds) || this.maxFeeds < 1) throw errors.INVALID_ARGUMENT('maxFeeds must be a positive integer')
+    this.maxDownloads = opts.maxDownloads ?? DEFAULT_MAX_DOWNLOADS
+    if (!Number.isSafeInteger(this.maxDownloads) || this.maxDownloads < 1) throw errors.INVALID_ARGUMENT('maxDownloads must be a positive integer')
     this.timeout = opts.timeout ?? DEFAULT_TIMEOUT
     this.valueEncoding = opts.valueEncoding
     this.shareFilter = opts.share ?? null
@@ -335,7 +344,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     for (const ex of this.exchanges.values()) {
       ex.feeds.delete(hex)
       ex.downloads.delete(hex)
+      ex.queued.delete(hex)
+      if (ex.uploads.delete(hex)) ex.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id: record.discoveryKey })
       ex.onremoved(hex)
+      this.advance(ex)
     }
     const core = this.open(record)
     record.core = null
@@ -395,7 +407,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     }
     // detaching stops new feed channels; the open ones (ours, or opened by corestore on request) close here
     for (const channel of [...(muxer as unknown as Iterable<Protomux.Channel>)]) {
-      if (channel.protocol !== 'hypercore/alpha') continue
+      if (channel.protocol !== HYPERCORE_PROTOCOL) continue
       const key = channel.userData?.core?.key
       if (key && this.records.has(toHex(key))) channel.close()
     }
@@ -446,19 +458,64 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     return this.open(record)
   }
 
-  // The remote is behind on this feed: keep the core open until it has been sent what it lacks.
+  // The remote is behind on this feed: keep the core open until it has been sent what it lacks. A core
+  // not open yet opens when the remote opens its channel for it (protomux prefers a pairing by id over
+  // corestore's catch-all), so an uploader holds only what the remote is fetching.
   private serve(record: FeedRecord, exchange: FeedExchange): void {
     const theirs = exchange.remote.get(record.hex) ?? 0
     if (theirs >= record.length) return
+    const waiting = exchange.uploads.has(record.hex)
     exchange.uploads.set(record.hex, record.length - theirs)
-    this.use(record, exchange)
+    if (exchange.feeds.has(record.hex) || waiting) return
+    if (record.core !== null) {
+      this.use(record, exchange)
+      return
+    }
+    const id = record.discoveryKey
+    exchange.muxer.pair({ protocol: HYPERCORE_PROTOCOL, id }, () => {
+      exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id })
+      if (exchange.closed || this.closing || !exchange.uploads.has(record.hex) || this.records.get(record.hex) !== record) return
+      this.use(record, exchange)
+    })
   }
 
-  // Nothing left to download from or upload to this connection: the core closes when idle.
+  // Start downloading a feed on this connection, or queue it behind the window.
+  private fetch(record: FeedRecord, exchange: FeedExchange): Hypercore | null {
+    if (exchange.downloads.has(record.hex) || exchange.queued.has(record.hex)) return null
+    if (exchange.downloads.size >= this.maxDownloads) {
+      exchange.queued.add(record.hex)
+      return null
+    }
+    exchange.downloads.add(record.hex)
+    const core = this.use(record, exchange)
+    if (!record.downloading) {
+      record.downloading = true // one live range per session serves every connection
+      core.download({ start: 0, end: -1 })
+    }
+    exchange.stats.feedsDownloaded++
+    return core
+  }
+
+  // Nothing left to download from or upload to this connection: the core closes when idle, and the
+  // next queued download takes its place.
   private settle(record: FeedRecord, exchange: FeedExchange): void {
     if (exchange.pending.has(record.hex) || exchange.uploads.has(record.hex)) return
     exchange.downloads.delete(record.hex)
     if (exchange.feeds.delete(record.hex)) this.release(record, exchange)
+    this.advance(exchange)
+  }
+
+  private advance(exchange: FeedExchange): void {
+    const began: Hypercore[] = []
+    for (const hex of exchange.queued) {
+      if (exchange.downloads.size >= this.maxDownloads || exchange.closed) break
+      exchange.queued.delete(hex)
+      const next = this.records.get(hex)
+      if (!next || !exchange.pending.has(hex)) continue
+      const core = this.fetch(next, exchange)
+      if (core) began.push(core)
+    }
+    if (began.length > 0) exchange.stream.emit('remote-feeds', began)
   }
 
   // Close what no connection and no app code uses any more.
@@ -610,15 +667,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       if (entry.length < record.length) this.serve(record, exchange)
       if (record.writable || entry.length <= record.length || exchange.closed) continue
       exchange.pending.set(hex, entry.length)
-      if (exchange.downloads.has(hex)) continue
-      exchange.downloads.add(hex)
-      const core = this.use(record, exchange)
-      if (!record.downloading) {
-        record.downloading = true // one live range per session serves every connection
-        core.download({ start: 0, end: -1 })
-      }
-      exchange.stats.feedsDownloaded++
-      began.push(core)
+      const core = this.fetch(record, exchange)
+      if (core) began.push(core)
     }
     this.checkSynced() // a live announcement can make a synced multifeed wait again
     return began
@@ -659,6 +709,12 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       if (record) this.release(record, exchange)
     }
     exchange.feeds.clear()
+    for (const hex of exchange.uploads.keys()) {
+      const record = this.records.get(hex)
+      if (record) exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id: record.discoveryKey })
+    }
+    exchange.uploads.clear()
+    exchange.queued.clear()
     this.emit('exchange-close', exchange, err)
     if (err !== null && !exchange.owned && this.listenerCount('channel-error') > 0) this.emit('channel-error', err, exchange.stream)
     this.checkSynced()

@@ -87,6 +87,7 @@ test('bad local input gets clear errors', async (t) => {
   t.exception(() => new Multifeed(dir, { key: 'abc' }), /ERR_INVALID_KEY/)
   t.exception(() => new Multifeed(dir, { key: Buffer.alloc(31) }), /ERR_INVALID_KEY/)
   t.exception(() => new Multifeed(42), /ERR_INVALID_ARGUMENT/)
+  t.exception(() => new Multifeed(dir, { maxDownloads: 0 }), /ERR_INVALID_ARGUMENT/)
   const m = await create(t, {}, dir)
   await t.exception(() => m.writer({ name: 'x' }), /ERR_INVALID_ARGUMENT/)
   await t.exception(() => m.writer('x', { keyPair: { publicKey: Buffer.alloc(3) } }), /ERR_INVALID_ARGUMENT/)

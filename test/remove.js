@@ -164,6 +164,31 @@ test('idle feeds close while the connection stays; growth reopens, downloads and
   await Promise.all([closed(s1), closed(s2)])
 })
 
+test('a first sync holds a window of cores, not one per feed (maxDownloads)', async (t) => {
+  const key = crypto.randomBytes(32)
+  const dirA = await t.tmp()
+  const a0 = new Multifeed(dirA, { key })
+  for (let i = 0; i < 24; i++) await (await a0.writer('w' + i)).append(['x', 'y'])
+  await a0.close()
+  const a = await create(t, { key, maxDownloads: 4 }, dirA)
+  const b = await create(t, { key, maxDownloads: 4 })
+  const [s1, s2] = pipe(a, b)
+  let most = { a: 0, b: 0 }
+  let batches = 0
+  s2.on('remote-feeds', (began) => {
+    batches++
+    t.ok(began.length <= 4, 'at most the window begins at once')
+    most = { a: Math.max(most.a, a.openFeeds), b: Math.max(most.b, b.openFeeds) }
+  })
+  await until(b, ['synced'], () => b.list().length === 24 && b.isSynced())
+  t.ok(batches >= 6, 'the feeds came in turns: ' + batches)
+  t.ok(most.b <= 4, 'b never held more than the window: ' + most.b)
+  t.ok(most.a <= 8, 'a opened a feed only when b asked for it: ' + most.a)
+  t.alike(b.list().map((f) => f.length), new Array(24).fill(2))
+  s1.destroy()
+  await Promise.all([closed(s1), closed(s2)])
+})
+
 test('the app closing a feed while it downloads does not stop the download', async (t) => {
   const key = crypto.randomBytes(32)
   const a = await create(t, { key })
