@@ -6,7 +6,7 @@
 //
 //   npm run bench                 # full run (~4 min of baselines + ~5 min of hyper-multifeed on 2 cores; see README)
 //   npm run bench -- --quick      # small run, writes bench/results/BENCHMARKS-quick.md
-//   node bench/run.js [--quick] [--reps N] [--only REGEX] [--out FILE] [--mf6-ram]
+//   node bench/run.js [--quick] [--reps N] [--only REGEX] [--out FILE]
 //
 // Raw results of every run are also written as JSON to bench/results/
 // (git-ignored).
@@ -42,7 +42,6 @@ const P = QUICK
       openCores: 2000, // corestore eager open reference
       appends: 10000, // append throughput, batch 100
       appendsB1: 5000, // append throughput, batch 1 (latency-bound: ~4-5k appends/s)
-      mf6Ram: flag('mf6-ram'),
       reconnectFeeds: 2000, changed: [1, 10, 100], // hyper-multifeed reconnect
       firstContactFeeds: 10000, // hyper-multifeed first contact
       openFeeds: 2000 // hyper-multifeed open
@@ -53,7 +52,6 @@ const P = QUICK
       openCores: 10000,
       appends: 100000,
       appendsB1: 30000,
-      mf6Ram: flag('mf6-ram'), // multifeed 6 on random-access-memory: ~45 s, opt-in
       reconnectFeeds: 10000, changed: [1, 10, 100, 1000],
       firstContactFeeds: 100000,
       openFeeds: 10000
@@ -73,7 +71,10 @@ const BASELINES = [
   { id: 'corestore-sync-tcp', script: 'scenario-corestore-sync.js', args: [...sync, '--tcp'], interleave: 'sync-tcp' },
   { id: 'multifeed6-sync', script: 'scenario-multifeed6-sync.js', args: [...sync, '--storage', 'disk'], interleave: 'sync' },
   { id: 'multifeed6-sync-tcp', script: 'scenario-multifeed6-sync.js', args: [...sync, '--storage', 'disk', '--tcp'], interleave: 'sync-tcp' },
-  ...(P.mf6Ram ? [{ id: 'multifeed6-sync-ram', script: 'scenario-multifeed6-sync.js', args: [...sync, '--storage', 'ram'], reps: 1 }] : []),
+  // multifeed 6 on random-access-memory, as DEVELOPERS.md installs it: the configuration behind the issue's
+  // reference figures (11.5-30 s, 3.8 GB); one run each (~45 s and ~11 GB peak in one process here)
+  { id: 'multifeed6-sync-ram', script: 'scenario-multifeed6-sync.js', args: [...sync, '--storage', 'ram'], reps: 1 },
+  { id: 'multifeed6-sync-ram-tcp', script: 'scenario-multifeed6-sync.js', args: [...sync, '--storage', 'ram', '--tcp'], reps: 1 },
   { id: 'corestore-open', script: 'scenario-corestore-open.js', args: ['--cores', P.openCores], prepare: true },
   { id: 'hypercore-append-b1', script: 'scenario-hypercore-append.js', args: ['--appends', P.appendsB1, '--batch', 1], interleave: 'append-b1' },
   { id: 'hypercore-append-b100', script: 'scenario-hypercore-append.js', args: ['--appends', P.appends, '--batch', 100], interleave: 'append-b100' },
@@ -236,20 +237,26 @@ function row (figure, target, need, value, check) {
   return '| ' + [figure, shown, target, met].join(' | ') + ' |'
 }
 
+// multifeed 6 baselines for the ratio targets: RAM first, the configuration the issue's reference figures
+// (11.5-30 s, 3.8 GB) were measured in, then disk, a stronger multifeed 6 shown for a fair picture
+const MF6 = [['multifeed6-sync-ram', 'RAM (random-access-memory, the issue\'s reference)'], ['multifeed6-sync', 'disk (random-access-file)']]
+
 function targetsTable () {
   const L = []
   L.push('| Figure (hyper-multifeed) | Measured | Target | Met? |')
   L.push('| --- | --- | --- | --- |')
   const n = P.feeds + ' feeds × ' + P.blocks + ' blocks × ' + P.size + ' B'
   const cs = get('corestore-sync', 'timeMs')
-  const mf = get('multifeed6-sync', 'timeMs')
-  const mfMem = get('multifeed6-sync', 'peakRssMB')
   L.push(row('First sync time, ' + n + ' (pipe)', '≤ 1.15 × raw corestore = ' + ms(cs && cs * 1.15),
     ['hmf-sync', 'corestore-sync'], () => ms(get('hmf-sync', 'timeMs')), () => get('hmf-sync', 'timeMs') <= 1.15 * cs))
-  L.push(row('First sync speed-up vs multifeed 6', '≥ 4× faster, i.e. ≤ ' + ms(mf && mf / 4),
-    ['hmf-sync', 'multifeed6-sync'], () => fmt(mf / get('hmf-sync', 'timeMs')) + '× (' + ms(get('hmf-sync', 'timeMs')) + ')', () => get('hmf-sync', 'timeMs') <= mf / 4))
-  L.push(row('First sync peak RSS (both peers, one process)', '≤ 1/10 of multifeed 6 = ' + mb(mfMem && mfMem / 10),
-    ['hmf-sync', 'multifeed6-sync'], () => mb(get('hmf-sync', 'peakRssMB')), () => get('hmf-sync', 'peakRssMB') <= mfMem / 10))
+  for (const [id, storage] of MF6) {
+    const mf = get(id, 'timeMs')
+    const mfMem = get(id, 'peakRssMB')
+    L.push(row('First sync speed-up vs multifeed 6 on ' + storage, '≥ 4× faster, i.e. ≤ ' + ms(mf && mf / 4),
+      ['hmf-sync', id], () => fmt(mf / get('hmf-sync', 'timeMs')) + '× (' + ms(get('hmf-sync', 'timeMs')) + ' vs ' + ms(mf) + ')', () => get('hmf-sync', 'timeMs') <= mf / 4))
+    L.push(row('First sync peak RSS (both peers, one process) vs multifeed 6 on ' + storage, '≤ 1/10 of multifeed 6 = ' + mb(mfMem && mfMem / 10),
+      ['hmf-sync', id], () => mb(get('hmf-sync', 'peakRssMB')) + ' (1/' + fmt(mfMem / get('hmf-sync', 'peakRssMB')) + ')', () => get('hmf-sync', 'peakRssMB') <= mfMem / 10))
+  }
   L.push(row('Reconnect, two in-sync peers, ' + P.reconnectFeeds.toLocaleString('en-US') + ' feeds: bytes', '< 1 KB (1,024 B)',
     ['hmf-reconnect'], () => bytes(get('hmf-reconnect', 'bytes')), () => get('hmf-reconnect', 'bytes') < 1024))
   L.push(row('Reconnect, two in-sync peers, ' + P.reconnectFeeds.toLocaleString('en-US') + ' feeds: time', '< 100 ms',
@@ -285,14 +292,17 @@ function tcpTable () {
   L.push('| Figure (hyper-multifeed, TCP) | Measured | Target | Met? |')
   L.push('| --- | --- | --- | --- |')
   const cs = get('corestore-sync-tcp', 'timeMs')
-  const mf = get('multifeed6-sync-tcp', 'timeMs')
   const sum = (id) => get(id, 'peakRssMB') + get(id, 'serverPeakRssMB')
   L.push(row('First sync time over TCP', '≤ 1.15 × raw corestore = ' + ms(cs && cs * 1.15),
     ['hmf-sync-tcp', 'corestore-sync-tcp'], () => ms(get('hmf-sync-tcp', 'timeMs')), () => get('hmf-sync-tcp', 'timeMs') <= 1.15 * cs))
-  L.push(row('First sync speed-up vs multifeed 6 over TCP', '≥ 4× faster, i.e. ≤ ' + ms(mf && mf / 4),
-    ['hmf-sync-tcp', 'multifeed6-sync-tcp'], () => fmt(mf / get('hmf-sync-tcp', 'timeMs')) + '×', () => get('hmf-sync-tcp', 'timeMs') <= mf / 4))
-  L.push(row('First sync peak RSS over TCP (downloader + uploader)', '≤ 1/10 of multifeed 6 = ' + mb(state('multifeed6-sync-tcp') === 'ok' ? sum('multifeed6-sync-tcp') / 10 : undefined),
-    ['hmf-sync-tcp', 'multifeed6-sync-tcp'], () => mb(sum('hmf-sync-tcp')), () => sum('hmf-sync-tcp') <= sum('multifeed6-sync-tcp') / 10))
+  for (const [pipeId, storage] of MF6) {
+    const id = pipeId + '-tcp'
+    const mf = get(id, 'timeMs')
+    L.push(row('First sync speed-up over TCP vs multifeed 6 on ' + storage, '≥ 4× faster, i.e. ≤ ' + ms(mf && mf / 4),
+      ['hmf-sync-tcp', id], () => fmt(mf / get('hmf-sync-tcp', 'timeMs')) + '× (' + ms(get('hmf-sync-tcp', 'timeMs')) + ' vs ' + ms(mf) + ')', () => get('hmf-sync-tcp', 'timeMs') <= mf / 4))
+    L.push(row('First sync peak RSS over TCP (downloader + uploader) vs multifeed 6 on ' + storage, '≤ 1/10 of multifeed 6 = ' + mb(state(id) === 'ok' ? sum(id) / 10 : undefined),
+      ['hmf-sync-tcp', id], () => mb(sum('hmf-sync-tcp')) + ' (1/' + fmt(sum(id) / sum('hmf-sync-tcp')) + ')', () => sum('hmf-sync-tcp') <= sum(id) / 10))
+  }
   return L.join('\n')
 }
 
@@ -352,7 +362,8 @@ function baselineTable () {
   syncRow('corestore-sync-tcp', '(a) First sync, raw corestore 7, TCP (2 processes)', n)
   syncRow('multifeed6-sync', '(b) First sync, multifeed 6.0.0, pipe', n + ', disk (random-access-file)')
   syncRow('multifeed6-sync-tcp', '(b) First sync, multifeed 6.0.0, TCP (2 processes)', n + ', disk')
-  if (P.mf6Ram) syncRow('multifeed6-sync-ram', '(b\') First sync, multifeed 6.0.0, pipe, RAM storage (1 run)', n + ', random-access-memory')
+  syncRow('multifeed6-sync-ram', '(b\') First sync, multifeed 6.0.0, pipe, RAM storage (1 run)', n + ', random-access-memory')
+  syncRow('multifeed6-sync-ram-tcp', '(b\') First sync, multifeed 6.0.0, TCP (2 processes), RAM storage (1 run)', n + ', random-access-memory')
   L.push('| ' + ['(c) Eager open of existing corestore 7 cores (by key, concurrent)', P.openCores.toLocaleString('en-US') + ' cores × 1 block',
     cell('corestore-open', () => ms(get('corestore-open', 'timeMs'))),
     cell('corestore-open', () => mb(get('corestore-open', 'peakGrowthMB')) + ' peak growth'),
@@ -399,7 +410,7 @@ function report (totalS) {
   const busy = loadStart[0] > 0.5 || loadStart[1] > 1 || loadEnd[1] > mach.nproc
   L.push('- Load average (1/5/15 min) at start: ' + loadStart.map((x) => x.toFixed(2)).join(' / ') + ', at end: ' + loadEnd.map((x) => x.toFixed(2)).join(' / ') +
     (busy ? ' — **other processes were competing for the CPUs; absolute figures are noisy, compare ratios within this run**' : ''))
-  L.push('- Each scenario runs in its own `node --expose-gc` child process, ' + P.reps + ' repetition(s) (first contact and multifeed 6 on RAM: 1); figures are medians; the first-sync and append scenarios run interleaved rep by rep with their baselines, so their ratios see the same load. Whole run: ' + Math.round(totalS) + ' s (baselines ' + Math.round(groupS.baselines) + ' s, hyper-multifeed ' + Math.round(groupS.hmf) + ' s' + hmfTimes() + ').')
+  L.push('- Each scenario runs in its own `node --expose-gc` child process, ' + P.reps + ' repetition(s) (first contact and multifeed 6 on RAM: 1 run each); figures are medians; the first-sync and append scenarios run interleaved rep by rep with their baselines, so their ratios see the same load. Whole run: ' + Math.round(totalS) + ' s (baselines ' + Math.round(groupS.baselines) + ' s, hyper-multifeed ' + Math.round(groupS.hmf) + ' s' + hmfTimes() + ').')
   L.push('- Peak RSS is the kernel high-water mark (VmHWM), reset after setup so it covers the measured phase; "growth" is relative to RSS just before that phase. Bytes are counted on the wire after the Noise handshake, both directions.')
   L.push('')
   L.push('## Targets for hyper-multifeed')
@@ -419,13 +430,18 @@ function report (totalS) {
   L.push(baselineTable())
   L.push('')
   const notes = []
+  const ramT = get('multifeed6-sync-ram', 'timeMs')
+  const ramM = get('multifeed6-sync-ram', 'peakRssMB')
+  if (ramT && ramM) {
+    notes.push('The issue set the multifeed 6 targets from its own measurement, "11.5-30 s with a 3.8 GB peak": that is multifeed 6 on random-access-memory, as DEVELOPERS.md installs it (here ' + ms(ramT) + ', ' + mb(ramM) + '). The RAM rows are the targets as set; the disk rows show a much stronger multifeed 6 for a fair picture.')
+  }
   if (csT && mfT) {
-    notes.push('Raw corestore (the floor) syncs ' + (mfT >= csT ? fmt(mfT / csT) + '× faster than' : 'at ' + fmt(mfT / csT) + '× the speed of') + ' multifeed 6 here, so "≥ 4× faster than multifeed 6" requires beating raw corestore by ' + fmt(4 / (mfT / csT)) + '×' + (mfT / csT < 4 ? ', while "≤ 1.15 × raw corestore" treats raw corestore as the floor: on this machine the two first-sync targets cannot both be read as "at most the floor plus overhead".' : '.'))
+    notes.push('On disk, raw corestore (the floor) syncs ' + (mfT >= csT ? fmt(mfT / csT) + '× faster than' : 'at ' + fmt(mfT / csT) + '× the speed of') + ' multifeed 6, so "≥ 4× faster than multifeed 6 on disk" would require beating raw corestore by ' + fmt(4 / (mfT / csT)) + '×' + (mfT / csT < 4 ? ', which "≤ 1.15 × raw corestore" (raw corestore as the floor) rules out.' : '.'))
   }
   const csM = get('corestore-sync', 'peakRssMB')
   const mfM = get('multifeed6-sync', 'peakRssMB')
   if (csM && mfM) {
-    notes.push('Raw corestore peaks at ' + mb(csM) + ' during the same sync (both peers, one process) against a target of ≤ ' + mb(mfM / 10) + ' (1/10 of multifeed 6): ' + (csM > mfM / 10 ? 'the floor itself is ' + fmt(csM / (mfM / 10)) + '× over the memory target.' : 'the floor is within it.'))
+    notes.push('Raw corestore peaks at ' + mb(csM) + ' during the same sync (both peers, one process), against ' + mb(mfM / 10) + ' for 1/10 of multifeed 6 on disk: ' + (csM > mfM / 10 ? 'the floor itself is ' + fmt(csM / (mfM / 10)) + '× over that.' : 'the floor is within it.'))
   }
   const coT = get('corestore-open', 'timeMs')
   const coM = get('corestore-open', 'growthMB')
