@@ -455,7 +455,24 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   private use(record: FeedRecord, exchange: FeedExchange): Hypercore {
     record.users.add(exchange)
     exchange.feeds.add(record.hex)
-    return this.open(record)
+    const core = this.open(record)
+    this.attach(core, exchange).catch(safetyCatch)
+    return core
+  }
+
+  // corestore attaches a core to every stream only when it starts downloading; one reopened while
+  // corestore still held it (closed moments ago, not yet collected) would never meet this connection.
+  // `repair`: our pairing for its channel id replaced the core's own, so pair the core again.
+  private async attach(core: Hypercore, exchange: FeedExchange, repair = false): Promise<void> {
+    await core.ready()
+    const replicator = core.core?.replicator
+    if (core.closing || exchange.closed || !replicator) return
+    if (replicator.attached(exchange.muxer)) {
+      if (!repair) return
+      replicator.detachFrom(exchange.muxer)
+    }
+    replicator.attachTo(exchange.muxer)
+    await exchange.muxer.stream.opened // attachTo opens the channel once the stream is open
   }
 
   // The remote is behind on this feed: keep the core open until it has been sent what it lacks. A core
@@ -472,10 +489,11 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       return
     }
     const id = record.discoveryKey
-    exchange.muxer.pair({ protocol: HYPERCORE_PROTOCOL, id }, () => {
+    // protomux rejects the remote's open unless our channel exists when this resolves
+    exchange.muxer.pair({ protocol: HYPERCORE_PROTOCOL, id }, async () => {
       exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id })
       if (exchange.closed || this.closing || !exchange.uploads.has(record.hex) || this.records.get(record.hex) !== record) return
-      this.use(record, exchange)
+      await this.attach(this.use(record, exchange), exchange, true).catch(safetyCatch)
     })
   }
 

@@ -189,6 +189,23 @@ test('a first sync holds a window of cores, not one per feed (maxDownloads)', as
   await Promise.all([closed(s1), closed(s2)])
 })
 
+test('feeds the app has just closed (corestore still holds them) replicate on a new connection', async (t) => {
+  const key = crypto.randomBytes(32)
+  const a = await create(t, { key })
+  for (let i = 0; i < 6; i++) {
+    const w = await a.writer('w' + i)
+    await w.append('x')
+    await w.close()
+  }
+  t.is(a.openFeeds, 0)
+  const b = await create(t, { key, maxDownloads: 2 })
+  const [s1, s2] = pipe(a, b)
+  await until(b, ['synced'], () => b.list().length === 6 && b.isSynced())
+  t.alike(b.list().map((f) => f.length), new Array(6).fill(1))
+  s1.destroy()
+  await Promise.all([closed(s1), closed(s2)])
+})
+
 test('the app closing a feed while it downloads does not stop the download', async (t) => {
   const key = crypto.randomBytes(32)
   const a = await create(t, { key })
