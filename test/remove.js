@@ -9,6 +9,15 @@ async function synced (a, b) {
   return [s1, s2]
 }
 
+// A multifeed of `n` writers with `blocks` each, closed and reopened: no core is open until something asks.
+async function reopenedWriters (t, key, n, blocks, opts = {}) {
+  const dir = await t.tmp()
+  const a0 = new Multifeed(dir, { key })
+  for (let i = 0; i < n; i++) await (await a0.writer('w' + i)).append(blocks)
+  await a0.close()
+  return create(t, { key, ...opts }, dir)
+}
+
 function closedCore (core) {
   return core.closed ? Promise.resolve() : once(core, 'close')
 }
@@ -112,11 +121,7 @@ test('removing a feed being waited for does not leave synced() hanging', async (
 
 test('lazy: a reopened multifeed opens no core until asked, and replication closes what it opened', async (t) => {
   const key = crypto.randomBytes(32)
-  const dirA = await t.tmp()
-  const a0 = new Multifeed(dirA, { key })
-  for (let i = 0; i < 5; i++) await (await a0.writer('w' + i)).append('x')
-  await a0.close()
-  const a = await create(t, { key }, dirA)
+  const a = await reopenedWriters(t, key, 5, ['x'])
   t.is(a.openFeeds, 0, 'reopen opens no feed core')
   t.is(a.list().length, 5)
   const b = await create(t, { key })
@@ -137,11 +142,7 @@ test('lazy: a reopened multifeed opens no core until asked, and replication clos
 
 test('idle feeds close while the connection stays; growth reopens, downloads and closes again', async (t) => {
   const key = crypto.randomBytes(32)
-  const dirA = await t.tmp()
-  const a0 = new Multifeed(dirA, { key })
-  for (let i = 0; i < 3; i++) await (await a0.writer('w' + i)).append(['x', 'y'])
-  await a0.close()
-  const a = await create(t, { key }, dirA)
+  const a = await reopenedWriters(t, key, 3, ['x', 'y'])
   const b = await create(t, { key })
   const [s1, s2] = pipe(a, b)
   const [began] = await once(s2, 'remote-feeds')
@@ -166,11 +167,7 @@ test('idle feeds close while the connection stays; growth reopens, downloads and
 
 test('a first sync holds a window of cores, not one per feed (maxDownloads)', async (t) => {
   const key = crypto.randomBytes(32)
-  const dirA = await t.tmp()
-  const a0 = new Multifeed(dirA, { key })
-  for (let i = 0; i < 24; i++) await (await a0.writer('w' + i)).append(['x', 'y'])
-  await a0.close()
-  const a = await create(t, { key, maxDownloads: 4 }, dirA)
+  const a = await reopenedWriters(t, key, 24, ['x', 'y'], { maxDownloads: 4 })
   const b = await create(t, { key, maxDownloads: 4 })
   const [s1, s2] = pipe(a, b)
   let most = { a: 0, b: 0 }
