@@ -7,7 +7,7 @@ import type Protomux from 'protomux'
 import crypto from 'hypercore-crypto'
 import b4a from 'b4a'
 import safetyCatch from 'safety-catch'
-import { FeedIndex, StoredFeed } from './feed-index'
+import { FeedIndex } from './feed-index'
 import { FeedExchange, ExchangeHost, LocalEntry } from './exchange'
 import { toKey, toHex } from './keys'
 import { maybeCallback, splitCallback, Callback } from './callbacks'
@@ -56,8 +56,9 @@ interface FeedRecord extends FeedInfo {
   storedLength: number // the length in its index record; close() saves the records whose length moved
 }
 
-function newRecord(key: Buffer, name: string | null, writable: boolean, length: number, discoveryKey = crypto.discoveryKey(key), storedLength = length): FeedRecord {
-  return { key, hex: toHex(key), discoveryKey, name, writable, length, storedLength, core: null, held: false, downloading: false, users: new Set() }
+function newRecord(key: Buffer, name: string | null, writable: boolean, length: number): FeedRecord {
+  const discoveryKey = crypto.discoveryKey(key)
+  return { key, hex: toHex(key), discoveryKey, name, writable, length, storedLength: length, core: null, held: false, downloading: false, users: new Set() }
 }
 
 // Reading cores' lengths from storage (only after an unclean close) in slices keeps RocksDB's read
@@ -168,26 +169,23 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 
     const { feeds, blocked, clean } = await this.index.load()
     for (const key of blocked) this.blocked.add(toHex(key))
-    const lengths = clean ? feeds.map((f) => f.length) : await this.readLengths(feeds)
-    for (let i = 0; i < feeds.length; i++) {
-      const { key, name, writable, length } = feeds[i]
-      this.addRecord(newRecord(key, name, writable, lengths[i], undefined, length))
-    }
+    const records = feeds.map((f) => newRecord(f.key, f.name, f.writable, f.length))
+    if (!clean) await this.readLengths(records)
+    for (const record of records) this.addRecord(record)
     await this.index.markOpen()
   }
 
-  // The truth from each core's stored state: its contiguous length (a writer's own length is its head).
-  private async readLengths(feeds: StoredFeed[]): Promise<number[]> {
-    const lengths: number[] = []
-    for (let i = 0; i < feeds.length; i += INFO_BATCH) {
-      const slice = feeds.slice(i, i + INFO_BATCH)
-      const infos = await this.base.storage.getInfos(slice.map((f) => crypto.discoveryKey(f.key)), { auth: false, head: true, hints: true })
-      for (let j = 0; j < slice.length; j++) {
+  // After an unclean close: the truth from each core's stored state, its contiguous length (a writer's
+  // own length is its head). close() then saves the ones that differ from the index.
+  private async readLengths(records: FeedRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += INFO_BATCH) {
+      const slice = records.slice(i, i + INFO_BATCH)
+      const infos = await this.base.storage.getInfos(slice.map((r) => r.discoveryKey), { auth: false, head: true, hints: true })
+      slice.forEach((record, j) => {
         const info = infos[j]
-        lengths.push(info === null ? 0 : Math.max(info.hints?.contiguousLength ?? 0, slice[j].writable && info.head ? info.head.length : 0))
-      }
+        record.length = info === null ? 0 : Math.max(info.hints?.contiguousLength ?? 0, record.writable && info.head ? info.head.length : 0)
+      })
     }
-    return lengths
   }
 
   protected async _close(): Promise<void> {
@@ -345,7 +343,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       ex.feeds.delete(hex)
       ex.downloads.delete(hex)
       ex.queued.delete(hex)
-      if (ex.uploads.delete(hex)) ex.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id: record.discoveryKey })
+      this.unserve(record, ex)
       ex.onremoved(hex)
       this.advance(ex)
     }
@@ -497,6 +495,12 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     })
   }
 
+  // Forget the upload, and our pairing that would open the core for it. Once the core is open, the
+  // pairing for its id is the core's own (or ours was consumed): leave it.
+  private unserve(record: FeedRecord, exchange: FeedExchange): void {
+    if (exchange.uploads.delete(record.hex) && record.core === null) exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id: record.discoveryKey })
+  }
+
   // Start downloading a feed on this connection, or queue it behind the window.
   private fetch(record: FeedRecord, exchange: FeedExchange): Hypercore | null {
     if (exchange.downloads.has(record.hex) || exchange.queued.has(record.hex)) return null
@@ -567,8 +571,9 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
         const left = ex.uploads.get(record.hex)
         if (left !== undefined) ex.uploads.set(record.hex, left + grown) // the remote will want these too
         ex.onlength(record.hex, length)
-        // after the tick: the other blocks of the batch that completed the feed still report their download
-        if (ex.downloads.has(record.hex)) setImmediate(() => this.settle(record, ex))
+        // done on this connection; after the tick, so the other blocks of the batch that completed the feed
+        // still report their download
+        if (ex.downloads.has(record.hex) && !ex.pending.has(record.hex)) setImmediate(() => this.settle(record, ex))
       }
       this.announce(record)
     }
@@ -722,17 +727,17 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       this.exchanges.delete(exchange.muxer)
       addStats(this.pastStats, exchange.stats)
     }
+    for (const hex of [...exchange.uploads.keys()]) {
+      const record = this.records.get(hex)
+      if (record) this.unserve(record, exchange)
+    }
+    exchange.uploads.clear()
+    exchange.queued.clear()
     for (const hex of exchange.feeds) {
       const record = this.records.get(hex)
       if (record) this.release(record, exchange)
     }
     exchange.feeds.clear()
-    for (const hex of exchange.uploads.keys()) {
-      const record = this.records.get(hex)
-      if (record) exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id: record.discoveryKey })
-    }
-    exchange.uploads.clear()
-    exchange.queued.clear()
     this.emit('exchange-close', exchange, err)
     if (err !== null && !exchange.owned && this.listenerCount('channel-error') > 0) this.emit('channel-error', err, exchange.stream)
     this.checkSynced()
