@@ -241,6 +241,20 @@ function row (figure, target, need, value, check) {
 // (11.5-30 s, 3.8 GB) were measured in, then disk, a stronger multifeed 6 shown for a fair picture
 const MF6 = [['multifeed6-sync-ram', 'RAM (random-access-memory, the issue\'s reference)'], ['multifeed6-sync', 'disk (random-access-file)']]
 
+// The two ratio targets against each multifeed 6 baseline: time (≥ 4× faster) and peak memory (≤ 1/10).
+function mf6Rows (L, hmfId, suffix, what, memWhat, memOf) {
+  const t = () => get(hmfId, 'timeMs')
+  for (const [base, storage] of MF6) {
+    const id = base + suffix
+    const mf = get(id, 'timeMs')
+    const mfMem = state(id) === 'ok' ? memOf(id) : undefined
+    L.push(row(what + ' speed-up vs multifeed 6 on ' + storage, '≥ 4× faster, i.e. ≤ ' + ms(mf && mf / 4),
+      [hmfId, id], () => fmt(mf / t()) + '× (' + ms(t()) + ' vs ' + ms(mf) + ')', () => t() <= mf / 4))
+    L.push(row(memWhat + ' vs multifeed 6 on ' + storage, '≤ 1/10 of multifeed 6 = ' + mb(mfMem && mfMem / 10),
+      [hmfId, id], () => mb(memOf(hmfId)) + ' (1/' + fmt(mfMem / memOf(hmfId)) + ')', () => memOf(hmfId) <= mfMem / 10))
+  }
+}
+
 function targetsTable () {
   const L = []
   L.push('| Figure (hyper-multifeed) | Measured | Target | Met? |')
@@ -249,14 +263,7 @@ function targetsTable () {
   const cs = get('corestore-sync', 'timeMs')
   L.push(row('First sync time, ' + n + ' (pipe)', '≤ 1.15 × raw corestore = ' + ms(cs && cs * 1.15),
     ['hmf-sync', 'corestore-sync'], () => ms(get('hmf-sync', 'timeMs')), () => get('hmf-sync', 'timeMs') <= 1.15 * cs))
-  for (const [id, storage] of MF6) {
-    const mf = get(id, 'timeMs')
-    const mfMem = get(id, 'peakRssMB')
-    L.push(row('First sync speed-up vs multifeed 6 on ' + storage, '≥ 4× faster, i.e. ≤ ' + ms(mf && mf / 4),
-      ['hmf-sync', id], () => fmt(mf / get('hmf-sync', 'timeMs')) + '× (' + ms(get('hmf-sync', 'timeMs')) + ' vs ' + ms(mf) + ')', () => get('hmf-sync', 'timeMs') <= mf / 4))
-    L.push(row('First sync peak RSS (both peers, one process) vs multifeed 6 on ' + storage, '≤ 1/10 of multifeed 6 = ' + mb(mfMem && mfMem / 10),
-      ['hmf-sync', id], () => mb(get('hmf-sync', 'peakRssMB')) + ' (1/' + fmt(mfMem / get('hmf-sync', 'peakRssMB')) + ')', () => get('hmf-sync', 'peakRssMB') <= mfMem / 10))
-  }
+  mf6Rows(L, 'hmf-sync', '', 'First sync', 'First sync peak RSS (both peers, one process)', (id) => get(id, 'peakRssMB'))
   L.push(row('Reconnect, two in-sync peers, ' + P.reconnectFeeds.toLocaleString('en-US') + ' feeds: bytes', '< 1 KB (1,024 B)',
     ['hmf-reconnect'], () => bytes(get('hmf-reconnect', 'bytes')), () => get('hmf-reconnect', 'bytes') < 1024))
   L.push(row('Reconnect, two in-sync peers, ' + P.reconnectFeeds.toLocaleString('en-US') + ' feeds: time', '< 100 ms',
@@ -292,17 +299,9 @@ function tcpTable () {
   L.push('| Figure (hyper-multifeed, TCP) | Measured | Target | Met? |')
   L.push('| --- | --- | --- | --- |')
   const cs = get('corestore-sync-tcp', 'timeMs')
-  const sum = (id) => get(id, 'peakRssMB') + get(id, 'serverPeakRssMB')
   L.push(row('First sync time over TCP', '≤ 1.15 × raw corestore = ' + ms(cs && cs * 1.15),
     ['hmf-sync-tcp', 'corestore-sync-tcp'], () => ms(get('hmf-sync-tcp', 'timeMs')), () => get('hmf-sync-tcp', 'timeMs') <= 1.15 * cs))
-  for (const [pipeId, storage] of MF6) {
-    const id = pipeId + '-tcp'
-    const mf = get(id, 'timeMs')
-    L.push(row('First sync speed-up over TCP vs multifeed 6 on ' + storage, '≥ 4× faster, i.e. ≤ ' + ms(mf && mf / 4),
-      ['hmf-sync-tcp', id], () => fmt(mf / get('hmf-sync-tcp', 'timeMs')) + '× (' + ms(get('hmf-sync-tcp', 'timeMs')) + ' vs ' + ms(mf) + ')', () => get('hmf-sync-tcp', 'timeMs') <= mf / 4))
-    L.push(row('First sync peak RSS over TCP (downloader + uploader) vs multifeed 6 on ' + storage, '≤ 1/10 of multifeed 6 = ' + mb(state(id) === 'ok' ? sum(id) / 10 : undefined),
-      ['hmf-sync-tcp', id], () => mb(sum('hmf-sync-tcp')) + ' (1/' + fmt(sum(id) / sum('hmf-sync-tcp')) + ')', () => sum('hmf-sync-tcp') <= sum(id) / 10))
-  }
+  mf6Rows(L, 'hmf-sync-tcp', '-tcp', 'First sync over TCP', 'First sync peak RSS over TCP (downloader + uploader)', (id) => get(id, 'peakRssMB') + get(id, 'serverPeakRssMB'))
   return L.join('\n')
 }
 
@@ -413,22 +412,12 @@ function report (totalS) {
   L.push('- Each scenario runs in its own `node --expose-gc` child process, ' + P.reps + ' repetition(s) (first contact and multifeed 6 on RAM: 1 run each); figures are medians; the first-sync and append scenarios run interleaved rep by rep with their baselines, so their ratios see the same load. Whole run: ' + Math.round(totalS) + ' s (baselines ' + Math.round(groupS.baselines) + ' s, hyper-multifeed ' + Math.round(groupS.hmf) + ' s' + hmfTimes() + ').')
   L.push('- Peak RSS is the kernel high-water mark (VmHWM), reset after setup so it covers the measured phase; "growth" is relative to RSS just before that phase. Bytes are counted on the wire after the Noise handshake, both directions.')
   L.push('')
-  L.push('## Targets for hyper-multifeed')
-  L.push('')
-  L.push(targetsTable())
-  L.push('')
-  L.push('### First sync over TCP (two processes on 127.0.0.1)')
-  L.push('')
-  L.push(tcpTable())
-  L.push('')
-  L.push('## hyper-multifeed scenarios')
-  L.push('')
-  L.push(hmfTable())
-  L.push('')
-  L.push('## Baselines')
-  L.push('')
-  L.push(baselineTable())
-  L.push('')
+  for (const [title, table] of [
+    ['## Targets for hyper-multifeed', targetsTable],
+    ['### First sync over TCP (two processes on 127.0.0.1)', tcpTable],
+    ['## hyper-multifeed scenarios', hmfTable],
+    ['## Baselines', baselineTable]
+  ]) L.push(title, '', table(), '')
   const notes = []
   const ramT = get('multifeed6-sync-ram', 'timeMs')
   const ramM = get('multifeed6-sync-ram', 'peakRssMB')
