@@ -1,7 +1,9 @@
-// The package entry: the Multifeed class, with the Networker beside it.
+// The package entry: the Multifeed class, with Multifeed, Networker and MultifeedError beside it.
 const Multifeed = require('./dist/lib/multifeed.js')
-const { Networker } = require('./dist/networker/index.js')
+const Networker = require('./networker.js')
+const { MultifeedError } = require('./dist/lib/errors.js')
 
 module.exports = Multifeed
 module.exports.Multifeed = Multifeed
 module.exports.Networker = Networker
+module.exports.MultifeedError = MultifeedError

@@ -1,5 +1,5 @@
-// The `multifeed` command line: global options, dispatch to a command, one-line errors, exit codes
-// (0 ok, 1 runtime error, 2 usage error) and orderly cleanup on exit or Ctrl-C.
+// The `multifeed` command line (Node only): global options, dispatch to a command, one-line errors, exit
+// codes (0 ok, 1 runtime error, 2 usage error, 130/143 after SIGINT/SIGTERM) and orderly cleanup on exit or Ctrl-C.
 import { parse, optionsHelp, OptionSpec } from './args'
 import { Command, Context } from './command'
 import { UsageError, describe } from './errors'
@@ -30,7 +30,8 @@ function topHelp(): string {
     optionsHelp([DIR, HELP, VERSION]),
     '',
     'Run `multifeed <command> --help` for a command\'s options.',
-    'Exit codes: 0 ok, 1 runtime error, 2 usage error.'
+    'Keys are shown in z-base-32 (52 characters) and read in z-base-32 or hex (64 characters).',
+    'Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 after Ctrl-C (SIGINT), 143 after SIGTERM.'
   ].join('\n')
 }
 
@@ -51,6 +52,10 @@ function version(): string {
   return (require('../../package.json') as { version: string }).version
 }
 
+// Exit codes after a signal, as shells report a process killed by it: 128 + the signal's number.
+export const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+const STOP_GRACE = 5000 // ms a command may take to stop after Ctrl-C before it is cut short
+
 export async function main(argv: string[]): Promise<number> {
   const out = new Output()
   let dir = DEFAULT_DIR
@@ -58,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
   let cleanups: Array<() => unknown> = []
   let signal: ((name: string) => void) | null = null
   const stopped = new Promise<string>((resolve) => { signal = resolve })
-  let signals = 0
+  let signalled: NodeJS.Signals | null = null
   let watched = false // the command waits on ctx.stopped (cat --follow, sync, swarm, demo)
   const cleanup = async (): Promise<void> => {
     const todo = cleanups.reverse()
@@ -71,20 +76,23 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
   }
+  // Ctrl-C (or SIGTERM) stops the command in order: it finishes its output, the storage is closed, and the
+  // process exits 130 (143). A second signal, or a command still running after STOP_GRACE, exits at once.
   const onsignal = (name: NodeJS.Signals): void => {
-    signals++
-    if (signals > 1) process.exit(1)
+    const code = SIGNAL_EXIT[name] ?? 1
+    if (signalled !== null) process.exit(code)
+    signalled = name
     signal!(name)
-    // a command that does not stop on its own within a few seconds is cut short
-    setTimeout(() => process.exit(1), 5000).unref()
+    setTimeout(() => process.exit(code), STOP_GRACE).unref()
     if (watched) return
     // anything else is interrupted: release the storage and leave
     out.close()
     process.stderr.write('multifeed: interrupted\n')
-    cleanup().finally(() => exit(1))
+    cleanup().finally(() => exit(code))
   }
   process.on('SIGINT', onsignal)
   process.on('SIGTERM', onsignal)
+  const exitCode = (code: number): number => signalled !== null ? SIGNAL_EXIT[signalled] ?? code : code
 
   try {
     // global options come before the command
@@ -156,13 +164,13 @@ export async function main(argv: string[]): Promise<number> {
     const keepAlive = setInterval(() => {}, 1 << 30)
     cleanups.push(() => clearInterval(keepAlive))
     const code = await command.run(ctx)
-    return typeof code === 'number' ? code : 0
+    return exitCode(typeof code === 'number' ? code : 0)
   } catch (err) {
     out.close()
-    const { message, exitCode } = describe(err, dir)
-    process.stderr.write(message + '\n')
+    const described = describe(err, dir)
+    process.stderr.write(described.message + '\n')
     if (process.env.MULTIFEED_DEBUG && err instanceof Error) process.stderr.write((err.stack ?? '') + '\n')
-    return exitCode
+    return exitCode(described.exitCode)
   } finally {
     out.close()
     await cleanup()

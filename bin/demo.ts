@@ -12,6 +12,7 @@ import { Command, num } from './command'
 import { UsageError, CliError } from './errors'
 import { table, formatBytes, formatDuration } from './progress'
 import { createNetworker, createTestnet, Networker } from './modules'
+import { keyId } from './keys'
 
 const TIMEOUT = 60_000
 
@@ -78,7 +79,7 @@ export const demo: Command = {
       key = m.key!
       peer.writer = await m.writer(peer.name)
     }
-    out.line(`multifeed key ${key!.toString('hex')}`)
+    out.line(`multifeed key ${keyId(key!)}`)
 
     const wanted = n * msgs
     const view = (p: DemoPeer): { feeds: number, blocks: number, full: number } => {

@@ -14,6 +14,26 @@ export class CliError extends Error {
   readonly exitCode = 1
 }
 
+// Network failures in words (Node gives codes): "address already in use", not "EADDRINUSE".
+const NET_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available on this machine',
+  EACCES: 'permission denied',
+  ECONNREFUSED: 'connection refused (is the other side listening?)',
+  ECONNRESET: 'connection reset by the peer',
+  ETIMEDOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed (temporary)'
+}
+
+export function netError(err: unknown): string {
+  const e = err as { code?: string, message?: string }
+  if (e.code && NET_ERRORS[e.code]) return NET_ERRORS[e.code]
+  return stripCode(e.message ?? String(err), e.code)
+}
+
 // A library error as one line a user can act on.
 export function describe(err: unknown, dir: string): { message: string, exitCode: number } {
   if (err instanceof UsageError) {
@@ -34,15 +54,20 @@ export function describe(err: unknown, dir: string): { message: string, exitCode
       return { message: `multifeed: the peer does not share this multifeed: ${detail}`, exitCode: 1 }
     case 'ERR_CLOSED':
       return { message: 'multifeed: the multifeed was closed', exitCode: 1 }
-    case 'ECONNREFUSED':
-    case 'ECONNRESET':
-    case 'EADDRINUSE':
-    case 'EADDRNOTAVAIL':
-    case 'ENOTFOUND':
-    case 'EACCES':
-      return { message: 'multifeed: ' + detail, exitCode: 1 }
+  }
+  if (e.code && NET_ERRORS[e.code]) {
+    // a socket's error names its address; a file's (EACCES on --dir) keeps Node's message, which names the path
+    const where = addressOf(err)
+    return { message: 'multifeed: ' + (where ? NET_ERRORS[e.code] + where : detail), exitCode: 1 }
   }
   return { message: 'multifeed: ' + (e.code ? `${detail} (${e.code})` : detail), exitCode: 1 }
+}
+
+function addressOf(err: unknown): string {
+  const e = err as { address?: string, port?: number, hostname?: string }
+  const host = e.address ?? e.hostname
+  if (!host) return ''
+  return ' (' + (e.port !== undefined ? (host.includes(':') ? `[${host}]` : host) + ':' + e.port : host) + ')'
 }
 
 function stripCode(message: string, code: string | undefined): string {

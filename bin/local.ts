@@ -1,10 +1,14 @@
 // The commands that work on the storage alone: create, join, append, feeds, cat.
 import type Hypercore from 'hypercore'
 import { Multifeed, FeedInfo } from '../lib/multifeed'
-import { toKey } from '../lib/keys'
 import { Command, str, flag } from './command'
 import { UsageError, CliError } from './errors'
-import { checkFreshDir, hasStorage, openExisting, openMultifeed, hex, short } from './storage'
+import { checkFreshDir, hasStorage, openExisting, openMultifeed, hex } from './storage'
+import { parseKey, keyId, shortId, keyStartsWith, looksLikeKey } from './keys'
+import type { OptionSpec } from './args'
+
+const HEX_OPTION: OptionSpec = { name: 'hex', type: 'boolean', help: 'print the key as 64 hex characters instead of z-base-32' }
+const printedKey = (key: Buffer, asHex: boolean): string => asHex ? hex(key) : keyId(key)
 import { Follower } from './follow'
 import { table } from './progress'
 
@@ -12,21 +16,21 @@ export const create: Command = {
   name: 'create',
   summary: 'make a new multifeed in --dir and print its key',
   usage: '[options]',
-  description: 'Creates the storage directory and a multifeed with a new random key, and prints the key as hex.\nShare the key with others; they run `multifeed join <key>`.',
-  options: [],
+  description: 'Creates the storage directory and a multifeed with a new random key, and prints the key\n(z-base-32, or hex with --hex). Share the key with others; they run `multifeed join <key>`.',
+  options: [HEX_OPTION],
   positionals: { min: 0, max: 0 },
   needsDir: true,
   async run(ctx) {
     if (hasStorage(ctx.dir)) {
       const m = await openExisting(ctx.dir)
-      const key = hex(m.key!)
+      const key = keyId(m.key!)
       await m.close()
       throw new CliError(`${ctx.dir} already holds multifeed ${key}`)
     }
     checkFreshDir(ctx.dir)
     const m = await openMultifeed(ctx.dir)
     ctx.defer(() => m.close())
-    ctx.out.line(hex(m.key!))
+    ctx.out.line(printedKey(m.key!, flag(ctx, 'hex')))
   }
 }
 
@@ -34,28 +38,23 @@ export const join: Command = {
   name: 'join',
   summary: 'record an existing multifeed\'s key for --dir',
   usage: '[options] <key>',
-  description: 'Records <key> (64 hex characters) as the multifeed of --dir, so later commands (sync, swarm) fetch\nits feeds. Prints the key. Joining the key a directory already holds is a no-op.',
-  options: [],
+  description: 'Records <key> (52 z-base-32 or 64 hex characters) as the multifeed of --dir, so later commands\n(sync, swarm) fetch its feeds. Prints the key (z-base-32, or hex with --hex). Joining the key a directory\nalready holds is a no-op.',
+  options: [HEX_OPTION],
   positionals: { min: 1, max: 1 },
   needsDir: true,
   async run(ctx) {
-    let key: Buffer
-    try {
-      key = toKey(ctx.positionals[0], 'key')
-    } catch {
-      throw new UsageError(`invalid key "${ctx.positionals[0]}": a multifeed key is 64 hex characters`, 'join')
-    }
+    const key = parseKey(ctx.positionals[0], 'key', 'join')
     if (hasStorage(ctx.dir)) {
       const existing = await openExisting(ctx.dir)
       const had = existing.key!
       await existing.close()
-      if (!had.equals(key)) throw new CliError(`${ctx.dir} already holds another multifeed (${hex(had)}); use another --dir`)
+      if (!had.equals(key)) throw new CliError(`${ctx.dir} already holds another multifeed (${keyId(had)}); use another --dir`)
     } else {
       checkFreshDir(ctx.dir)
     }
     const m = await openMultifeed(ctx.dir, { key })
     ctx.defer(() => m.close())
-    ctx.out.line(hex(m.key!))
+    ctx.out.line(printedKey(m.key!, flag(ctx, 'hex')))
   }
 }
 
@@ -90,7 +89,7 @@ export const append: Command = {
       await w.append(Buffer.from(text))
       n = 1
     }
-    ctx.out.line(`appended ${n} block${n === 1 ? '' : 's'} to writer ${name} (${short(w.key!)}), length ${w.length}`)
+    ctx.out.line(`appended ${n} block${n === 1 ? '' : 's'} to writer ${name} (${shortId(w.key!)}), length ${w.length}`)
   }
 }
 
@@ -98,7 +97,11 @@ export const feeds: Command = {
   name: 'feeds',
   summary: 'list the feeds: key, name, local/remote, length',
   usage: '[options]',
-  description: 'Prints a table of the multifeed\'s feeds: the feed key, the writer name (local writers only),\nwhether it is local (ours, writable) or remote, and the length held locally.',
+  description: [
+    'Prints a table of the multifeed\'s feeds: the feed key, the writer name (local writers only),',
+    'whether it is local (ours, writable) or remote, and the length held locally.',
+    'With --json, one object per line: {"key": hex, "id": z-base-32, "name", "local", "length"}.'
+  ].join('\n'),
   options: [
     { name: 'json', type: 'boolean', help: 'print one JSON object per line instead of a table' }
   ],
@@ -109,11 +112,12 @@ export const feeds: Command = {
     ctx.defer(() => m.close())
     const list = sortFeeds(m.list())
     if (flag(ctx, 'json')) {
-      for (const f of list) ctx.out.line(JSON.stringify({ key: hex(f.key), name: f.name, local: f.writable, length: f.length }))
+      // stable for scripts: `key` stays hex (what the library takes); `id` is the key as printed elsewhere
+      for (const f of list) ctx.out.line(JSON.stringify({ key: hex(f.key), id: keyId(f.key), name: f.name, local: f.writable, length: f.length }))
       return
     }
-    ctx.out.line(`multifeed ${hex(m.key!)}`)
-    const rows = list.map((f) => [hex(f.key), f.name ?? '-', f.writable ? 'local' : 'remote', String(f.length)])
+    ctx.out.line(`multifeed ${keyId(m.key!)}`)
+    const rows = list.map((f) => [keyId(f.key), f.name ?? '-', f.writable ? 'local' : 'remote', String(f.length)])
     for (const l of table(['KEY', 'NAME', 'SOURCE', 'LENGTH'], rows, 'lllr')) ctx.out.line(l)
     if (list.length === 0) ctx.out.line('(no feeds yet: `multifeed append <text>` writes one)')
   }
@@ -125,7 +129,7 @@ export const cat: Command = {
   usage: '[options]',
   description: 'Prints every block held locally, one per line, feed after feed (local writers first).\n--follow keeps running and prints new blocks as they are appended (until Ctrl-C).',
   options: [
-    { name: 'feed', type: 'string', value: 'KEY', help: 'only this feed (its key, a unique key prefix, or a local writer name)' },
+    { name: 'feed', type: 'string', value: 'KEY', help: 'only this feed: its key or a unique prefix of it (z-base-32 or hex), or a local writer name' },
     { name: 'follow', alias: 'f', type: 'boolean', help: 'keep printing new blocks' },
     { name: 'long', alias: 'l', type: 'boolean', help: 'prefix each block with its feed (short key, name) and index' }
   ],
@@ -139,7 +143,7 @@ export const cat: Command = {
     const long = flag(ctx, 'long')
     const print = (core: Hypercore, name: string | null, seq: number, value: Buffer): void => {
       const text = value.toString()
-      ctx.out.line(long ? `${short(core.key!)} ${name ?? '-'} ${seq} ${text}` : text)
+      ctx.out.line(long ? `${shortId(core.key!)} ${name ?? '-'} ${seq} ${text}` : text)
     }
     const chosen = want === undefined ? sortFeeds(m.list()) : [findFeed(m, want)]
     if (!flag(ctx, 'follow')) {
@@ -174,22 +178,25 @@ function sortFeeds(list: FeedInfo[]): FeedInfo[] {
   return list.slice().sort((a, b) => {
     if (a.writable !== b.writable) return a.writable ? -1 : 1
     if (a.writable) return (a.name ?? '').localeCompare(b.name ?? '')
-    return hex(a.key).localeCompare(hex(b.key))
+    return keyId(a.key).localeCompare(keyId(b.key))
   })
 }
 
+// --feed: a local writer's name, or a feed key or unique prefix of one (at least 4 characters) in z-base-32
+// or hex. A prefix is matched in both encodings; one that fits two feeds is ambiguous.
 export function findFeed(m: Multifeed, want: string): FeedInfo {
   const list = m.list()
   const byName = list.filter((f) => f.writable && f.name === want)
   if (byName.length === 1) return byName[0]
-  if (!/^[0-9a-fA-F]+$/.test(want)) {
-    throw new UsageError(`invalid feed key "${want}": give 64 hex characters, a unique prefix, or a local writer name`, 'cat')
+  const prefix = want.trim().toLowerCase()
+  if (!looksLikeKey(prefix)) {
+    throw new UsageError(`invalid feed "${want}": give a feed key (52 z-base-32 or 64 hex characters), a unique prefix of one, or a local writer name`, 'cat')
   }
-  const prefix = want.toLowerCase()
-  const found = list.filter((f) => hex(f.key).startsWith(prefix))
-  if (found.length === 1 && (prefix.length >= 4 || prefix.length === 64)) return found[0]
+  if (prefix.length < 4) throw new UsageError(`feed prefix "${want}" is too short: give at least 4 characters`, 'cat')
+  const found = list.filter((f) => keyStartsWith(f.key, prefix))
+  if (found.length === 1) return found[0]
   if (found.length > 1) throw new CliError(`feed prefix ${want} is ambiguous: ${found.length} feeds match`)
-  throw new CliError(`no feed ${want} in multifeed ${hex(m.key!)}`)
+  throw new CliError(`no feed ${want} in multifeed ${keyId(m.key!)}`)
 }
 
 // Lines of a stream in batches (the last line needs no newline; a trailing newline makes no empty block).

@@ -43,10 +43,7 @@ export async function openMultifeed(dir: string, opts: MultifeedOptions = {}): P
   return m
 }
 
+// For scripts and internal maps; what users read is z-base-32 (keys.ts).
 export function hex(key: Buffer): string {
   return key.toString('hex')
-}
-
-export function short(key: Buffer): string {
-  return key.toString('hex').slice(0, 8)
 }

@@ -4,7 +4,8 @@ import type Hypercore from 'hypercore'
 import { Command, flag, list } from './command'
 import { UsageError } from './errors'
 import { parseHostPort } from './args'
-import { openExisting, hex, short } from './storage'
+import { openExisting } from './storage'
+import { keyId, shortId } from './keys'
 import { Follower } from './follow'
 import { DoneChannel } from './done'
 import { Meter } from './progress'
@@ -60,14 +61,14 @@ export const swarm: Command = {
         meter.block(value.byteLength)
         out.update()
       }
-      if (!quiet) out.line(`${short(core.key!)} ${seq} ${value.toString()}`)
+      if (!quiet) out.line(`${shortId(core.key!)} ${seq} ${value.toString()}`)
     })
     ctx.defer(() => follower.close())
     ctx.defer(follower.followAll(m, {
       fromEnd: true,
       onfeed: (core, name) => {
         meter.feeds++
-        out.line(`new feed ${hex(core.key!)}${name ? ' (' + name + ')' : ''}`)
+        out.line(`new feed ${keyId(core.key!)}${name ? ' (' + name + ')' : ''}`)
       }
     }))
 
@@ -88,7 +89,7 @@ export const swarm: Command = {
       })
     })
     out.setStatus(() => meter.status(`${peers} peer${peers === 1 ? '' : 's'}, `))
-    out.line(`swarming multifeed ${hex(m.key!)} on ${bootstrap.length > 0 ? 'the DHT at ' + bootstrap.map((b) => `${b.host}:${b.port}`).join(', ') : 'the public DHT'} (${m.size} feed${m.size === 1 ? '' : 's'}; Ctrl-C to stop)`)
+    out.line(`swarming multifeed ${keyId(m.key!)} on ${bootstrap.length > 0 ? 'the DHT at ' + bootstrap.map((b) => `${b.host}:${b.port}`).join(', ') : 'the public DHT'} (${m.size} feed${m.size === 1 ? '' : 's'}; Ctrl-C to stop)`)
     // joining can take long (or forever without a network): it runs while we wait for peers or Ctrl-C
     const joined = networker.swarm(m).then(() => null, (err: Error) => err)
     const failed = joined.then((err) => err ?? new Promise<never>(() => {}))

@@ -6,7 +6,7 @@ import type Hypercore from 'hypercore'
 import type { Multifeed } from '../lib/multifeed'
 import type { FeedExchange } from '../lib/exchange'
 import { Command, Context, str, flag } from './command'
-import { UsageError, CliError } from './errors'
+import { UsageError, CliError, netError } from './errors'
 import { parseHostPort } from './args'
 import { openExisting, hex } from './storage'
 import { DoneChannel } from './done'
@@ -53,9 +53,13 @@ interface Peer {
   label: string
   socket: net.Socket
   stream: any
+  established: boolean // the multifeed exchange went live: the peer proved it holds the key
   synced: boolean // both sides said done
   error: Error | null
   startedAt: number
+  // resolves true once established, false if the connection closed first (a stray connection, a port
+  // scanner, a peer of another multifeed): a listener ignores those and keeps waiting
+  handshake: Promise<boolean>
   closed: Promise<void>
 }
 
@@ -76,7 +80,14 @@ class SyncSession {
       ctx.out.update()
     })
     this.watchDownloads()
-    ctx.out.setStatus(() => this.meter.status(`${this.peers.size} peer${this.peers.size === 1 ? '' : 's'}, `))
+    ctx.out.setStatus(() => {
+      const n = this.established().length
+      return this.meter.status(`${n} peer${n === 1 ? '' : 's'}, `)
+    })
+  }
+
+  private established(): Peer[] {
+    return [...this.peers].filter((p) => p.established)
   }
 
   // Counts blocks as they arrive, on every feed (including ones added later).
@@ -97,6 +108,7 @@ class SyncSession {
 
   async listen(host: string, port: number): Promise<number> {
     const server = this.server = net.createServer()
+    const shownHost = host.includes(':') ? `[${host}]` : host
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, () => {
@@ -104,21 +116,33 @@ class SyncSession {
         resolve()
       })
     }).catch((err) => {
-      throw new CliError(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`)
+      throw new CliError(`cannot listen on ${shownHost}:${port}: ${netError(err)}`)
     })
     const bound = server.address() as net.AddressInfo
     const shown = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
     this.ctx.out.line(`listening on ${shown}:${bound.port}`)
+    // a one-shot sync serves the first connection whose handshake succeeds; until then every connection
+    // gets its chance (a stray one that stays silent does not block the real peer)
+    let chosen: Peer | null = null
     let first: ((peer: Peer) => void) | null = null
     const firstPeer = new Promise<Peer>((resolve) => { first = resolve })
     server.on('connection', (socket) => {
-      if (!this.live && this.peers.size > 0) {
+      if (chosen !== null) {
         socket.destroy() // a one-shot sync serves one peer
         return
       }
       const peer = this.attach(socket, false, `${socket.remoteAddress}:${socket.remotePort}`)
-      first?.(peer)
-      first = null
+      peer.handshake.then((ok) => {
+        if (!ok || this.live) return
+        if (chosen !== null) {
+          this.drop(peer)
+          return
+        }
+        chosen = peer
+        for (const other of this.peers) if (other !== peer) this.drop(other)
+        server.close()
+        first?.(peer)
+      })
     })
     if (this.live) {
       await this.ctx.stopped
@@ -132,6 +156,7 @@ class SyncSession {
   }
 
   async connect(host: string, port: number): Promise<number> {
+    const shownHost = host.includes(':') ? `[${host}]` : host
     const socket = net.connect({ host, port })
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => {
@@ -141,9 +166,9 @@ class SyncSession {
       socket.once('error', reject)
     }).catch((err) => {
       socket.destroy()
-      throw new CliError(`cannot connect to ${host}:${port}: ${err.code ?? err.message}`)
+      throw new CliError(`cannot connect to ${shownHost}:${port}: ${netError(err)}`)
     })
-    const peer = this.attach(socket, true, `${host}:${port}`)
+    const peer = this.attach(socket, true, `${shownHost}:${port}`)
     return this.finish(peer)
   }
 
@@ -163,6 +188,11 @@ class SyncSession {
     return 0
   }
 
+  private drop(peer: Peer): void {
+    peer.stream.destroy()
+    peer.socket.destroy()
+  }
+
   private attach(socket: net.Socket, isInitiator: boolean, label: string): Peer {
     const m = this.m
     const out = this.ctx.out
@@ -170,13 +200,16 @@ class SyncSession {
     const stream = m.replicate(isInitiator)
     const exchange = m.connections.find((ex) => ex.stream === stream)
     let resolveClosed: () => void = () => {}
+    let resolveHandshake: (ok: boolean) => void = () => {}
     const peer: Peer = {
       label,
       socket,
       stream,
+      established: false,
       synced: false,
       error: null,
       startedAt: Date.now(),
+      handshake: new Promise<boolean>((resolve) => { resolveHandshake = resolve }),
       closed: new Promise<void>((resolve) => { resolveClosed = resolve })
     }
     this.peers.add(peer)
@@ -185,6 +218,15 @@ class SyncSession {
     }
     socket.on('error', onerror)
     stream.on('error', onerror)
+    const onexchange = (ex: FeedExchange): void => {
+      if (ex !== exchange || ex.phase !== 'live' || peer.established) return
+      peer.established = true
+      m.off('exchange', onexchange)
+      if (this.live) out.line(`peer connected: ${label}`)
+      out.update()
+      resolveHandshake(true)
+    }
+    m.on('exchange', onexchange)
     const onexchangeclose = (ex: FeedExchange, err: Error | null): void => {
       if (ex === exchange && err) onerror(err)
     }
@@ -197,36 +239,27 @@ class SyncSession {
       const plural = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`
       return `downloaded ${plural(st.blocksDownloaded, 'block')} (${formatBytes(st.bytesDownloaded)}) of ${plural(st.feedsDownloaded, 'feed')}, uploaded ${plural(st.blocksUploaded, 'block')} (${formatBytes(st.bytesUploaded)}), ${plural(m.size, 'feed')} in all, in ${formatDuration(Date.now() - peer.startedAt)}`
     }
-    const done = new DoneChannel(m, stream, (ex, last) => {
-      peer.synced = true
-      if (this.live) {
-        out.line(`in sync with ${label}: ${m.size} feed${m.size === 1 ? '' : 's'}`)
-        return
-      }
-      // the side that received the final done ends its half; the other waits for that end (or the grace)
-      if (!last) {
-        setTimeout(() => stream.destroy(), CLOSE_GRACE).unref()
-        return
-      }
-      const noise = stream.noiseStream
-      if (noise && typeof noise.end === 'function') noise.end()
-      else stream.end()
-      setTimeout(() => stream.destroy(), CLOSE_GRACE).unref()
-    })
-
-    if (this.live) out.line(`peer connected: ${label}`)
+    const done = this.endWhenSynced(peer)
     let closedOnce = false
     const onclose = (): void => {
       if (closedOnce) return
       closedOnce = true
       this.peers.delete(peer)
       done.destroy()
+      m.off('exchange', onexchange)
       m.off('exchange-close', onexchangeclose)
       socket.destroy()
-      // the statistics once the connection is over, so every block it carried is counted
-      if (this.live) out.line(`peer disconnected: ${label}${peer.error && !peer.synced ? ' (' + describeError(peer.error) + ')' : ''}: ${summary()}`)
-      else if (peer.synced) out.line(`synced with ${label}: ${summary()}`)
+      if (!peer.established) {
+        // the connector reports this as its failure; a listener still waiting notes it and goes on
+        if (this.server?.listening) out.line(`connection from ${label} closed before the handshake${peer.error ? ': ' + describeError(peer.error) : ''}; still listening`)
+      } else if (this.live) {
+        // the statistics once the connection is over, so every block it carried is counted
+        out.line(`peer disconnected: ${label}${peer.error && !peer.synced ? ' (' + describeError(peer.error) + ')' : ''}: ${summary()}`)
+      } else if (peer.synced) {
+        out.line(`synced with ${label}: ${summary()}`)
+      }
       out.update()
+      resolveHandshake(false)
       resolveClosed()
     }
     stream.once('close', onclose)
@@ -237,13 +270,32 @@ class SyncSession {
     return peer
   }
 
+  // Marks the peer synced once both sides hold what the other advertised and, one-shot, ends the connection
+  // then. Both sides say `done` on the DoneChannel (done.ts); the side that received the final done ends
+  // its half, the other waits for that end (or the grace). This is the one place to change for a
+  // replication stream that ends by itself once synced. Returns what to undo when the connection closes.
+  private endWhenSynced(peer: Peer): { destroy(): void } {
+    const m = this.m
+    const stream = peer.stream
+    return new DoneChannel(m, stream, (_ex, last) => {
+      peer.synced = true
+      if (this.live) {
+        this.ctx.out.line(`in sync with ${peer.label}: ${m.size} feed${m.size === 1 ? '' : 's'}`)
+        return
+      }
+      if (last) {
+        const noise = stream.noiseStream
+        if (noise && typeof noise.end === 'function') noise.end()
+        else stream.end()
+      }
+      setTimeout(() => stream.destroy(), CLOSE_GRACE).unref()
+    })
+  }
+
   async destroy(): Promise<void> {
     this.ctx.out.close()
     if (this.server) this.server.close()
-    for (const p of this.peers) {
-      p.stream.destroy()
-      p.socket.destroy()
-    }
+    for (const p of this.peers) this.drop(p)
   }
 }
 

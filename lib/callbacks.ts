@@ -3,7 +3,9 @@ export type Callback<T> = (err: Error | null, value?: T) => void
 
 export function maybeCallback<T>(promise: Promise<T>, cb?: Callback<T>): Promise<T> {
   if (typeof cb !== 'function') return promise
-  promise.then((value) => process.nextTick(cb, null, value), (err) => process.nextTick(cb, err))
+  // queueMicrotask, not process.nextTick: the callback runs outside the promise chain (a throw in it is an
+  // uncaught exception, not a rejection) on Node and on Bare, which has no `process`
+  promise.then((value) => queueMicrotask(() => cb(null, value)), (err) => queueMicrotask(() => cb(err)))
   // the caller chose the callback: the returned promise must not raise an unhandled rejection as well
   promise.catch(noop)
   return promise

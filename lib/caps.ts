@@ -33,7 +33,7 @@ export function element(salt: Buffer, key: Buffer, length: number): Buffer {
 }
 
 function view(el: Uint8Array): Buffer {
-  return Buffer.from(el.buffer, el.byteOffset, el.byteLength)
+  return b4a.from(el.buffer, el.byteOffset, el.byteLength) as Buffer // b4a, like every other buffer here, not the Node global
 }
 
 export function elementKeyHash(el: Uint8Array): Buffer {

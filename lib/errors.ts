@@ -1,14 +1,64 @@
-// Errors carry a stable `code` and the facts a caller needs, like hypercore-errors.
-export interface MultifeedError extends Error {
-  code: string
+// Errors carry a stable `code` and the facts a caller needs, like hypercore-errors. One class for all of
+// them, exported by the package: `err instanceof MultifeedError`, `err.name === 'MultifeedError'`.
+
+// The facts an error may carry; which ones each code carries is listed at its factory below.
+export interface MultifeedErrorFacts {
+  usVersion?: string // ERR_VERSION_MISMATCH
+  themVersion?: string // ERR_VERSION_MISMATCH
+  usClient?: string // ERR_CLIENT_MISMATCH
+  themClient?: string // ERR_CLIENT_MISMATCH
+  discoveryKey?: Buffer // ERR_KEY_MISMATCH
+  limit?: number // ERR_TOO_MANY_FEEDS
+  count?: number // ERR_TOO_MANY_FEEDS
+  phase?: string // ERR_EXCHANGE_TIMEOUT
+  timeout?: number // ERR_EXCHANGE_TIMEOUT
+  value?: unknown // ERR_INVALID_KEY, ERR_INVALID_ARGUMENT: the rejected input
+  storage?: unknown // ERR_INVALID_ARGUMENT: the rejected storage
+  path?: string // ERR_STORAGE_LOCKED, ERR_STORAGE_CORRUPT
+  cause?: unknown // ERR_STORAGE_LOCKED, ERR_STORAGE_CORRUPT: the underlying error
+  entry?: string // ERR_STORAGE_CORRUPT: the unreadable index entry
+  key?: Buffer // ERR_FEED_NOT_FOUND, ERR_WRITER_REMOVAL
+  resource?: string // ERR_CLOSED, ERR_SWARM_DESTROYED: 'multifeed', 'networker' or 'hyperswarm'
   [fact: string]: unknown
 }
 
-function make(code: string, message: string, facts: Record<string, unknown> = {}): MultifeedError {
-  const err = new Error(code + ': ' + message) as MultifeedError
-  err.code = code
-  Object.assign(err, facts)
-  return err
+// Properties of Error itself that a fact must not replace.
+const RESERVED = new Set(['name', 'message', 'stack'])
+
+export class MultifeedError extends Error implements MultifeedErrorFacts {
+  code: string
+  // `declare`: no own property unless the error carries the fact
+  declare usVersion?: string
+  declare themVersion?: string
+  declare usClient?: string
+  declare themClient?: string
+  declare discoveryKey?: Buffer
+  declare limit?: number
+  declare count?: number
+  declare phase?: string
+  declare timeout?: number
+  declare value?: unknown
+  declare storage?: unknown
+  declare path?: string
+  declare entry?: string
+  declare key?: Buffer
+  declare resource?: string;
+  [fact: string]: unknown
+
+  constructor(code: string, message: string, facts: MultifeedErrorFacts = {}) {
+    super(code + ': ' + message)
+    this.code = code
+    for (const [fact, value] of Object.entries(facts)) {
+      if (!RESERVED.has(fact)) this[fact] = value
+    }
+  }
+}
+
+// On the prototype, like Error's own: not an enumerable own property, and no fact can replace it.
+Object.defineProperty(MultifeedError.prototype, 'name', { value: 'MultifeedError', writable: true, enumerable: false, configurable: true })
+
+function make(code: string, message: string, facts: MultifeedErrorFacts = {}): MultifeedError {
+  return new MultifeedError(code, message, facts)
 }
 
 export function VERSION_MISMATCH(usVersion: string, themVersion: string): MultifeedError {

@@ -11,6 +11,7 @@ import { Encoder, Decoder, codedSymbolCodec, CodedSymbol } from './riblt'
 import { ChannelRouter, Routed } from './router'
 import { VERSION_MISMATCH, CLIENT_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, MultifeedError } from './errors'
 import { toHex } from './keys'
+import { endGracefully, hasCoreChannels } from './internals'
 import { ExchangeStats, newStats } from './stats'
 
 export interface LocalEntry {
@@ -38,16 +39,20 @@ export interface ExchangeHost {
 
 type Phase = 'opening' | 'summary' | 'list' | 'sketch' | 'live' | 'closed'
 
-const MESSAGE_NAMES = ['summary', 'feeds', 'symbols', 'more', 'diff']
-const SYMBOL_BYTES_ESTIMATE = 20 // 14-byte sum, 4-byte checksum, count
-const ENTRY_BYTES_ESTIMATE = 34
+// The constants of PROTOCOL.md, by the names it gives them.
+const SYMBOL_BYTES = 20 // a coded symbol on the wire: 14-byte sum, 4-byte checksum, count
+const ENTRY_BYTES = 34 // a feed entry in a list: 32-byte key, length
+const MODE_BYTES_PER_DIFFERENCE = 64 // sketch if |a - b| * 64 < (a + b) * 34: ~3.2 symbols per differing feed
+const FIRST_BATCH_PER_DIFFERENCE = 3 // the first batch: max(8, ceil(3 * |a - b|)) symbols
+const NEXT_BATCH_FRACTION = 0.25 // each `more`: max(8, ceil(0.25 * produced so far)) symbols
 const MIN_SYMBOL_BATCH = 8
+const MAX_SYMBOLS_LIST_RATIO = 2 // the initiator stops when its symbols exceed twice the lists' size
+const DIFF_ITEMS_SLACK = 4096 // `short` + `want` items in total: twice the initiator's set + 4096
 
 // Both sides run this on the two summaries and reach the same answer.
 export function chooseMode(a: number, b: number): 'list' | 'sketch' {
   if (a === 0 || b === 0) return 'list'
-  const atLeastDifferent = Math.abs(a - b)
-  return atLeastDifferent * 2 * 1.6 * SYMBOL_BYTES_ESTIMATE < (a + b) * ENTRY_BYTES_ESTIMATE ? 'sketch' : 'list'
+  return Math.abs(a - b) * MODE_BYTES_PER_DIFFERENCE < (a + b) * ENTRY_BYTES ? 'sketch' : 'list'
 }
 
 export class FeedExchange implements Routed {
@@ -55,11 +60,11 @@ export class FeedExchange implements Routed {
   readonly muxer: Protomux
   readonly stream: any
   readonly owned: boolean
+  readonly finite: boolean // live: false: a snapshot of both sets, then the stream ends once both are done
   readonly stats: ExchangeStats
-  phase: Phase = 'opening'
+  phase: Phase = 'opening' // where the exchange is now
   error: MultifeedError | null = null
-  inSync = false // the summaries matched: nothing was exchanged
-  mode: 'none' | 'in-sync' | 'list' | 'sketch' | 'sketch-fallback' = 'none'
+  mode: 'none' | 'in-sync' | 'list' | 'sketch' | 'sketch-fallback' = 'none' // how the sets were compared
   // feeds we are downloading on this connection: hex key -> length the remote advertised
   readonly pending = new Map<string, number>()
   // feeds this connection keeps open (hex keys), released when it closes
@@ -93,18 +98,31 @@ export class FeedExchange implements Routed {
   private announceQueue = new Map<string, LocalEntry>()
   private announceScheduled = false
   private queuedEntries = 0
+  private readonly downloadedFeeds = new Set<string>()
+  private sentDone = false
+  private remoteRejected = false
+  private receivedDone = false
+  private readonly onstreamclose: () => void
 
-  constructor(host: ExchangeHost, muxer: Protomux, stream: any, owned: boolean, timeout: number) {
+  constructor(host: ExchangeHost, muxer: Protomux, stream: any, owned: boolean, timeout: number, finite = false) {
     this.host = host
     this.muxer = muxer
     this.stream = stream
     this.owned = owned
+    this.finite = finite
     this.stats = newStats()
     this.router = ChannelRouter.from(muxer)
     if (host.opening) this.router.wait(host.opening)
     this.timeout = timeout
+    this.onstreamclose = () => this.destroy(null)
+    stream.once('close', this.onstreamclose)
     this.arm()
     this.start().catch((err) => this.fail(err))
+  }
+
+  // the summaries matched: nothing was exchanged
+  get inSync(): boolean {
+    return this.mode === 'in-sync'
   }
 
   get isInitiator(): boolean {
@@ -138,7 +156,7 @@ export class FeedExchange implements Routed {
       protocol: m.PROTOCOL,
       id: this.host.discoveryKey,
       handshake: c.raw,
-      messages: [raw, raw, raw, raw, raw],
+      messages: [raw, raw, raw, raw, raw, raw],
       onopen: (hs: Buffer) => this.onopen(hs),
       onclose: (isRemote: boolean) => this.onclose(isRemote)
     })
@@ -165,7 +183,9 @@ export class FeedExchange implements Routed {
     if (this.phase !== 'opening') return this.fail(EXCHANGE_TIMEOUT(this.phase, this.timeout))
     // on a shared connection, a peer without this multifeed is normal: just stop waiting for it
     if (!this.owned) return this.destroy(null)
-    this.fail(KEY_MISMATCH(`the remote did not open a multifeed channel within ${this.timeout} ms`, this.host.discoveryKey || b4a.alloc(32) as Buffer))
+    // a plain Hypercore peer fetching feeds by key (a mirror, a seeder) keeps the stream: it is a reader
+    if (!this.router.foreignOffered && hasCoreChannels(this.muxer)) return this.destroy(null)
+    this.fail(KEY_MISMATCH(this.remoteRejected ? 'the remote has no multifeed with this key' : `the remote did not open a multifeed channel within ${this.timeout} ms`, this.host.discoveryKey || b4a.alloc(32) as Buffer))
   }
 
   private onopen(raw: Buffer): void {
@@ -190,19 +210,36 @@ export class FeedExchange implements Routed {
 
   private onclose(isRemote: boolean): void {
     if (this.phase === 'opening' && isRemote && this.owned) {
-      // the remote rejected our channel: it has no multifeed with this key
-      this.fail(KEY_MISMATCH('the remote has no multifeed with this key', this.host.discoveryKey!))
+      // the remote rejected our channel. A multifeed with other keys (it offered us its own channel) is
+      // the wrong peer; a plain Hypercore peer may still fetch feeds by key: the timeout decides
+      this.channel = null
+      this.remoteRejected = true
+      if (this.router.foreignOffered) return this.onforeign()
+      this.router.watchForeign(this)
       return
     }
     this.destroy(null)
+  }
+
+  onforeign(): void {
+    if (this.phase === 'opening' && this.remoteRejected) this.fail(KEY_MISMATCH('the remote has no multifeed with this key', this.host.discoveryKey!))
   }
 
   private onmessage(type: number, buf: Buffer): void {
     if (this.phase === 'closed') return
     if (this.phase !== 'live') this.arm()
     this.stats.exchangeBytesReceived += buf.byteLength
-    // a flood is refused as it arrives, before it queues: entries waiting to be processed are bounded too
-    const n = type === 1 ? peekUint(buf, 1) : 0
+    // a flood is refused as it arrives, before it queues: entries waiting to be processed (of `feeds`
+    // and of `diff.full`) are bounded too
+    let diff: m.Diff | null = null
+    if (type === 4) {
+      try {
+        diff = m.decode(m.diff, buf, 'diff')
+      } catch (err) {
+        return this.fail(err as MultifeedError)
+      }
+    }
+    const n = type === 1 ? peekUint(buf, 1) : diff !== null ? diff.full.length : 0
     this.queuedEntries += n
     if (this.queuedEntries > 2 * this.host.maxFeeds) return this.fail(TOO_MANY_FEEDS(this.host.maxFeeds, this.queuedEntries))
     this.enqueue(async () => {
@@ -212,7 +249,8 @@ export class FeedExchange implements Routed {
         case 1: return this.onfeeds(m.decode(m.feeds, buf, 'feeds'))
         case 2: return this.onsymbols(buf)
         case 3: return this.onmore(m.decode(m.more, buf, 'more'))
-        case 4: return this.ondiff(m.decode(m.diff, buf, 'diff'))
+        case 4: return this.ondiff(diff!)
+        case 5: return this.ondone(m.decode(m.done, buf, 'done'))
         default: throw BAD_MESSAGE('unknown message type ' + type)
       }
     })
@@ -252,7 +290,6 @@ export class FeedExchange implements Routed {
     if (s.count > this.host.maxFeeds) throw TOO_MANY_FEEDS(this.host.maxFeeds, s.count)
     this.remoteSummary = s
     if (s.count === this.local.length && b4a.equals(s.digest, this.localDigest!.digest)) {
-      this.inSync = true
       this.mode = 'in-sync'
       return this.finish()
     }
@@ -263,7 +300,7 @@ export class FeedExchange implements Routed {
     if (this.isInitiator) {
       this.encoder = new Encoder({ salt: this.salt! })
       for (const el of this.elements) this.encoder.add(el)
-      const guess = Math.ceil(1.5 * 2 * Math.abs(this.local.length - s.count))
+      const guess = Math.ceil(FIRST_BATCH_PER_DIFFERENCE * Math.abs(this.local.length - s.count))
       this.sendSymbols(Math.max(MIN_SYMBOL_BATCH, guess))
     } else {
       this.decoder = new Decoder({ salt: this.salt! })
@@ -289,10 +326,11 @@ export class FeedExchange implements Routed {
   private async onfeeds(f: m.Feeds): Promise<void> {
     if (this.phase === 'live') {
       if (f.last) throw BAD_MESSAGE('a live announcement marked last')
+      if (this.finite) return // a snapshot: growth after the exchange is for a later replication
       await this.receive(f.entries)
       const began = this.began
       this.began = []
-      if (began.length > 0) this.stream.emit('remote-feeds', began)
+      this.emitRemoteFeeds(began)
       return
     }
     // in a sketch, the only batches are the initiator's answer to our want list
@@ -330,8 +368,8 @@ export class FeedExchange implements Routed {
     if (this.isInitiator || this.decoder === null) throw BAD_MESSAGE('symbols sent to the initiator')
     const symbols = decodeSymbols(this.symbolCodec, buf)
     if (!this.decoder.addSymbols(symbols)) {
-      const budget = (this.local.length + this.remoteSummary!.count) * ENTRY_BYTES_ESTIMATE
-      if (this.decoder.failed() || this.decoder.received * SYMBOL_BYTES_ESTIMATE > budget) return this.fallback()
+      const listBytes = (this.local.length + this.remoteSummary!.count) * ENTRY_BYTES
+      if (this.decoder.failed() || this.decoder.received * SYMBOL_BYTES > listBytes) return this.fallback()
       this.send(3, m.encode(m.more, { fallback: false }))
       return
     }
@@ -400,10 +438,11 @@ export class FeedExchange implements Routed {
       this.startList()
       return
     }
-    if (this.encoder.produced * SYMBOL_BYTES_ESTIMATE > (this.local.length + this.remoteSummary!.count) * ENTRY_BYTES_ESTIMATE * 2) {
+    const listBytes = (this.local.length + this.remoteSummary!.count) * ENTRY_BYTES
+    if (this.encoder.produced * SYMBOL_BYTES > listBytes * MAX_SYMBOLS_LIST_RATIO) {
       throw BAD_MESSAGE('the responder keeps asking for symbols')
     }
-    this.sendSymbols(Math.max(MIN_SYMBOL_BATCH, Math.ceil(this.encoder.produced * 0.25)))
+    this.sendSymbols(Math.max(MIN_SYMBOL_BATCH, Math.ceil(this.encoder.produced * NEXT_BATCH_FRACTION)))
   }
 
   private async ondiff(d: m.Diff): Promise<void> {
@@ -411,7 +450,7 @@ export class FeedExchange implements Routed {
     if (!this.isInitiator || this.encoder === null) throw BAD_MESSAGE('diff sent to the responder')
     for (const s of d.short) this.diffShort.push(s)
     for (const w of d.want) this.diffWant.push(w)
-    if (this.diffShort.length + this.diffWant.length > this.local.length * 2 + 4096) throw BAD_MESSAGE('diff larger than our set')
+    if (this.diffShort.length + this.diffWant.length > this.local.length * 2 + DIFF_ITEMS_SLACK) throw BAD_MESSAGE('diff larger than our set')
     await this.receive(d.full)
     if (!d.last) return
     this.encoder = null
@@ -443,13 +482,37 @@ export class FeedExchange implements Routed {
     this.elements = []
     const began = this.began
     this.began = []
-    this.stream.emit('remote-feeds', began)
+    this.emitRemoteFeeds(began, true) // even empty: the caller can tell the exchange happened
     this.flushAnnouncements()
+    this.progressed()
+  }
+
+  // Called whenever a download on this connection may have finished.
+  private progressed(): void {
+    if (this.synced && !this.sentDone) {
+      this.sentDone = true
+      this.send(5, m.encode(m.done, { flags: 0 }))
+    }
+    this.maybeEnd()
     this.host.exchangeUpdated(this)
+  }
+
+  private async ondone(d: m.Done): Promise<void> {
+    if (this.phase === 'opening' || this.phase === 'summary') throw BAD_MESSAGE('done before the exchange')
+    if (this.receivedDone) throw BAD_MESSAGE('second done')
+    this.receivedDone = true
+    this.maybeEnd()
+  }
+
+  // Finite replication ends when both sides have everything the other advertised.
+  private maybeEnd(): void {
+    if (!this.finite || !this.sentDone || !this.receivedDone || this.phase === 'closed') return
+    endGracefully(this.stream, this.timeout).catch(safetyCatch)
   }
 
   // A local feed appeared or grew: tell the remote, batched per tick, unless it already has that much.
   announce(entry: LocalEntry): void {
+    if (this.finite && this.phase === 'live') return
     const hex = toHex(entry.key)
     const known = this.remote.get(hex)
     if (known !== undefined && known >= entry.length) return
@@ -461,6 +524,7 @@ export class FeedExchange implements Routed {
 
   private flushAnnouncements(): void {
     this.announceScheduled = false
+    if (this.finite) this.announceQueue.clear() // a snapshot: what changed during the exchange waits
     if (this.phase !== 'live' || this.announceQueue.size === 0) return
     const entries: LocalEntry[] = []
     for (const [hex, e] of this.announceQueue) {
@@ -476,10 +540,22 @@ export class FeedExchange implements Routed {
     }
   }
 
+  // stats.feedsDownloaded counts distinct feeds this connection brought blocks of
+  countFeedDownloaded(hex: string): void {
+    if (this.downloadedFeeds.has(hex)) return
+    this.downloadedFeeds.add(hex)
+    this.stats.feedsDownloaded++
+  }
+
+  // Feeds that began to replicate on this connection (README: the stream's 'remote-feeds' event).
+  emitRemoteFeeds(cores: Hypercore[], evenEmpty = false): void {
+    if (cores.length > 0 || evenEmpty) this.stream.emit('remote-feeds', cores)
+  }
+
   // The feed was removed here: stop waiting for it.
   onremoved(hex: string): void {
     this.remote.delete(hex)
-    if (this.pending.delete(hex) && this.pending.size === 0) this.host.exchangeUpdated(this)
+    if (this.pending.delete(hex) && this.pending.size === 0) this.progressed()
   }
 
   // The multifeed's copy of a feed reached `length`.
@@ -487,7 +563,7 @@ export class FeedExchange implements Routed {
     const want = this.pending.get(hex)
     if (want === undefined || length < want) return
     this.pending.delete(hex)
-    if (this.pending.size === 0) this.host.exchangeUpdated(this)
+    if (this.pending.size === 0) this.progressed()
   }
 
   fail(err: MultifeedError): void {
@@ -500,9 +576,11 @@ export class FeedExchange implements Routed {
   destroy(err: MultifeedError | null): void {
     if (this.phase === 'closed') return
     this.phase = 'closed'
+    this.stream.off('close', this.onstreamclose)
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     if (this.host.discoveryKey) this.router.delete(this.host.discoveryKey, this)
+    this.router.unwatchForeign(this)
     if (this.channel !== null) this.channel.close()
     this.encoder = null
     this.decoder = null

@@ -6,7 +6,7 @@ type Codec<T> = c.Encoder<T>
 type State = Parameters<Codec<unknown>['decode']>[0]
 
 export const PROTOCOL = 'hyper-multifeed'
-export const VERSION = '2.0.0'
+export const VERSION = '2.1.0'
 
 export interface Limits {
   maxEntriesPerMessage: number
@@ -221,6 +221,18 @@ export const diff: Codec<Diff> = {
       want: boundedArray(c.fixed(8) as Codec<Buffer>, LIMITS.maxEntriesPerMessage).decode(state) as Buffer[]
     }
   }
+}
+
+// Either side, once, the first time it has downloaded everything the remote advertised in the
+// exchange: lets a finite replication (`live: false`) end once both sides are done (since 2.1.0).
+export interface Done {
+  flags: number // reserved, 0
+}
+
+export const done: Codec<Done> = {
+  preencode(state, m) { c.uint.preencode(state, m.flags) },
+  encode(state, m) { c.uint.encode(state, m.flags) },
+  decode(state) { return { flags: c.uint.decode(state) } }
 }
 
 export function encode<T>(codec: Codec<T>, m: T): Buffer {

@@ -2,7 +2,7 @@
 // index, and a feed exchange on every replication stream. One record per feed; cores open on demand.
 import ReadyResource from 'ready-resource'
 import Corestore from 'corestore'
-import Hypercore from 'hypercore'
+import type Hypercore from 'hypercore'
 import type Protomux from 'protomux'
 import crypto from 'hypercore-crypto'
 import b4a from 'b4a'
@@ -12,8 +12,9 @@ import { FeedExchange, ExchangeHost, LocalEntry } from './exchange'
 import { toKey, toHex } from './keys'
 import { maybeCallback, splitCallback, Callback } from './callbacks'
 import * as errors from './errors'
-import { FeedEntry } from './messages'
-import { ExchangeStats, newStats } from './stats'
+import { FeedEntry, LIMITS } from './messages'
+import { attach, detach, isAttached, peerOn, protocolMuxer, replicateStore, coreChannels, endGracefully, HYPERCORE_PROTOCOL } from './internals'
+import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
 
 export interface FeedInfo {
   key: Buffer
@@ -39,11 +40,17 @@ export interface MultifeedOptions {
 
 export interface RemoveOptions {
   block?: boolean // never accept this feed again, from any peer
-  allowWriter?: boolean // removing one of our own writers loses its secret key for good
+  allowWriter?: boolean // our own writer goes too; writer(name) then makes a writer with a new key
+}
+
+export interface ReplicateOptions {
+  live?: boolean // false: end the stream once both sides have what the other advertised
+  [streamOption: string]: unknown // passed on to corestore.replicate
 }
 
 export interface WriterOptions {
   keyPair?: { publicKey: Buffer, secretKey: Buffer }
+  keypair?: { publicKey: Buffer, secretKey: Buffer } // the original multifeed's spelling
 }
 
 interface FeedRecord extends FeedInfo {
@@ -54,11 +61,12 @@ interface FeedRecord extends FeedInfo {
   downloading: boolean // `core` has its one live download range (it lives as long as the session)
   users: Set<FeedExchange> // connections replicating it; when none remain and the app doesn't hold it, it closes
   storedLength: number // the length in its index record; close() saves the records whose length moved
+  lastSource: FeedExchange | null // the connection its last downloaded block came from
 }
 
 function newRecord(key: Buffer, name: string | null, writable: boolean, length: number): FeedRecord {
   const discoveryKey = crypto.discoveryKey(key)
-  return { key, hex: toHex(key), discoveryKey, name, writable, length, storedLength: length, core: null, held: false, downloading: false, users: new Set() }
+  return { key, hex: toHex(key), discoveryKey, name, writable, length, storedLength: length, lastSource: null, core: null, held: false, downloading: false, users: new Set() }
 }
 
 // Reading cores' lengths from storage (only after an unclean close) in slices keeps RocksDB's read
@@ -68,7 +76,12 @@ const INFO_BATCH = 256
 // Feeds one connection downloads at once; the rest wait their turn, so a first sync of many feeds holds
 // a window of cores, not one per feed.
 const DEFAULT_MAX_DOWNLOADS = 256
-const HYPERCORE_PROTOCOL = 'hypercore/alpha'
+
+// How often owed uploads are checked against the remote's contiguous length (see sweepUploads).
+const UPLOAD_SWEEP_INTERVAL = 1000
+
+// How long close() waits for a remote to end the streams we made before destroying them.
+const CLOSE_GRACE = 2000
 
 const DEFAULT_MAX_FEEDS = 100_000
 const DEFAULT_TIMEOUT = 20_000
@@ -92,9 +105,12 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   private readonly writersByName = new Map<string, FeedRecord>()
   private readonly blocked = new Set<string>()
   private readonly exchanges = new Map<Protomux, FeedExchange>() // one per connection, by its muxer
-  private readonly creating = new Map<string, Promise<FeedRecord>>()
+  private readonly creatingWriters = new Map<string, Promise<FeedRecord>>() // by writer name
+  private readonly creatingFeeds = new Map<string, Promise<FeedRecord>>() // remote feeds being recorded, by hex key
   private wasSynced = true
-  private readonly pastStats = newStats()
+  private sweepTimer: ReturnType<typeof setInterval> | null = null
+  private readonly pastStats = newTransferStats()
+  private pastConnections = 0
 
   constructor(storage: string | Corestore, opts: MultifeedOptions = {}) {
     super()
@@ -104,6 +120,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     this.discoveryKey = this.key ? crypto.discoveryKey(this.key) : null
     this.client = opts.client ?? 'MULTIFEED'
     if (typeof this.client !== 'string') throw errors.INVALID_ARGUMENT('client must be a string')
+    if (this.client.length > LIMITS.maxStringLength) throw errors.INVALID_ARGUMENT(`client must be at most ${LIMITS.maxStringLength} characters`, { client: this.client })
     this.maxFeeds = opts.maxFeeds ?? DEFAULT_MAX_FEEDS
     if (!Number.isSafeInteger(this.maxFeeds) || this.maxFeeds < 1) throw errors.INVALID_ARGUMENT('maxFeeds must be a positive integer')
     this.maxDownloads = opts.maxDownloads ?? DEFAULT_MAX_DOWNLOADS
@@ -189,10 +206,15 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   }
 
   protected async _close(): Promise<void> {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer)
+    this.sweepTimer = null
+    // streams we made end as a finished peer's do, so the other side sees no error
+    const ending: Promise<void>[] = []
     for (const ex of [...this.exchanges.values()]) {
-      if (ex.owned) ex.stream.destroy()
+      if (ex.owned) ending.push(endGracefully(ex.stream, CLOSE_GRACE))
       ex.destroy(null)
     }
+    await Promise.all(ending)
     const closing: Promise<void>[] = []
     for (const record of this.records.values()) {
       if (record.core) closing.push(record.core.close())
@@ -238,25 +260,26 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 
   private async getWriter(name: string | undefined, opts: WriterOptions = {}): Promise<Hypercore> {
     if (name !== undefined && name !== null && typeof name !== 'string') {
-      throw errors.INVALID_ARGUMENT('writer name must be a string', { name })
+      throw errors.INVALID_ARGUMENT('writer name must be a string', { value: name })
     }
-    if (opts.keyPair !== undefined) validateKeyPair(opts.keyPair)
+    const keyPair = opts.keyPair ?? opts.keypair
+    if (keyPair !== undefined) validateKeyPair(keyPair)
     if (!this.opened) await this.ready()
     if (this.closing) throw errors.CLOSED()
     if (typeof name === 'string') {
       const existing = this.writersByName.get(name)
       if (existing) return this.openReady(existing)
       // two calls for the same new name must not race into two records
-      let creating = this.creating.get(name)
+      let creating = this.creatingWriters.get(name)
       if (!creating) {
-        creating = this.createWriter(name, opts)
-        this.creating.set(name, creating)
-        const done = (): void => { this.creating.delete(name) }
+        creating = this.createWriter(name, keyPair)
+        this.creatingWriters.set(name, creating)
+        const done = (): void => { this.creatingWriters.delete(name) }
         creating.then(done, done)
       }
       return this.openReady(await creating)
     }
-    return this.openReady(await this.createWriter(null, opts))
+    return this.openReady(await this.createWriter(null, keyPair))
   }
 
   private async openReady(record: FeedRecord): Promise<Hypercore> {
@@ -265,23 +288,26 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     return core
   }
 
-  private async createWriter(name: string | null, opts: WriterOptions): Promise<FeedRecord> {
-    const slot = this.slot!
-    const core = opts.keyPair
-      ? slot.get({ key: opts.keyPair.publicKey, keyPair: opts.keyPair, valueEncoding: this.valueEncoding })
-      : name !== null
-        ? slot.get({ name: 'writer/' + name, valueEncoding: this.valueEncoding })
-        : slot.get({ keyPair: crypto.keyPair(), valueEncoding: this.valueEncoding })
-    await core.ready()
+  private async createWriter(name: string | null, keyPair: Hypercore.KeyPair | undefined): Promise<FeedRecord> {
+    const core = await this.openWriterCore(name, keyPair)
     const hex = toHex(core.key!)
     const known = this.records.get(hex)
     if (known) {
-      await core.close()
+      if (known.writable || !keyPair) {
+        await core.close()
+        return known
+      }
+      await this.makeWritable(known, name, core)
       return known
     }
-    const record = newRecord(core.key!, name, true, core.length)
+    const record = newRecord(core.key!, name, true, core.contiguousLength)
     // durable before anyone sees it: a crash after this line cannot lose a writer that writer() returned
-    await this.index!.put([record])
+    try {
+      await this.index!.put([record])
+    } catch (err) {
+      await core.close().catch(safetyCatch)
+      throw err
+    }
     this.addRecord(record)
     this.adopt(record, core)
     this.emitFeed(record)
@@ -289,13 +315,59 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     return record
   }
 
+  // A peer advertised this key before we made a writer of it (a writer restored from its key pair on a
+  // new device): the record becomes our writer, durably, and its session the writable one.
+  private async makeWritable(record: FeedRecord, name: string | null, core: Hypercore): Promise<void> {
+    try {
+      await this.index!.put([{ ...record, name, writable: true }])
+    } catch (err) {
+      await core.close().catch(safetyCatch)
+      throw err
+    }
+    record.writable = true
+    record.name = name
+    if (name !== null) this.writersByName.set(name, record)
+    const previous = record.core
+    const downloading = record.downloading
+    this.adopt(record, core)
+    if (downloading) {
+      record.downloading = true
+      core.download({ start: 0, end: -1 })
+    }
+    if (previous !== null && !record.held) previous.close().catch(safetyCatch)
+  }
+
+  // A named writer's key derives from its name. A removed writer leaves its blocks cleared and its head
+  // stored, so that key can never be written contiguously again: the name moves on to a next key.
+  private async openWriterCore(name: string | null, keyPair: Hypercore.KeyPair | undefined): Promise<Hypercore> {
+    const slot = this.slot!
+    if (keyPair) {
+      const core = slot.get({ key: keyPair.publicKey, keyPair, valueEncoding: this.valueEncoding })
+      await core.ready()
+      return core
+    }
+    if (name === null) {
+      const core = slot.get({ keyPair: crypto.keyPair(), valueEncoding: this.valueEncoding })
+      await core.ready()
+      return core
+    }
+    for (let generation = 0; ; generation++) {
+      const core = slot.get({ name: writerCoreName(name, generation), valueEncoding: this.valueEncoding })
+      await core.ready()
+      if (core.length === 0 || this.records.has(toHex(core.key!))) return core
+      await core.close()
+    }
+  }
+
   feeds(): Hypercore[] {
+    if (this.closing) return [] // as the original multifeed did after close()
     const out: Hypercore[] = []
     for (const record of this.records.values()) out.push(this.hand(record))
     return out
   }
 
   feed(key: Buffer | string): Hypercore | undefined {
+    if (this.closing) return undefined
     let hex: string
     try {
       hex = toHex(toKey(key, 'feed key'))
@@ -345,13 +417,13 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       ex.queued.delete(hex)
       this.unserve(record, ex)
       ex.onremoved(hex)
-      this.advance(ex)
+      ex.emitRemoteFeeds(this.advance(ex))
     }
     const core = this.open(record)
     record.core = null
     try {
       await core.ready()
-      for (const ex of this.exchanges.values()) core.core.replicator.detachFrom(ex.muxer)
+      for (const ex of this.exchanges.values()) detach(core, ex.muxer)
       if (core.length > 0) await core.clear(0, core.length)
     } finally {
       await core.close()
@@ -382,31 +454,30 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     return this.records.size
   }
 
-  replicate(isInitiator: boolean | any, opts: Record<string, unknown> = {}): any {
+  replicate(isInitiator: boolean | any, opts: ReplicateOptions = {}): any {
     if (this.closing) throw errors.CLOSED()
     const owned = !isStream(isInitiator)
-    const stream = this.base.replicate(isInitiator, opts)
-    const muxer = Hypercore.getProtocolMuxer(stream)
+    const { live = true, ...streamOpts } = opts
+    if (live === false && !owned) throw errors.INVALID_ARGUMENT('live: false needs a stream of its own (replicate(isInitiator)), not a shared one')
+    const stream = replicateStore(this.base, isInitiator, streamOpts)
+    const muxer = protocolMuxer(stream)
     if (this.exchanges.has(muxer)) return stream
-    const exchange = new FeedExchange(this, muxer, stream, owned, this.timeout)
+    const exchange = new FeedExchange(this, muxer, stream, owned, this.timeout, live === false)
     if (!exchange.closed) this.exchanges.set(muxer, exchange)
     this.checkSynced() // a new connection is not synced yet: the next sync is news
-    stream.once('close', () => exchange.destroy(null))
     return stream
   }
 
   // Stops this multifeed's exchange and feed replication on one stream, leaving the stream and
   // everything else on it alone (the networker's unswarm).
   unreplicate(stream: any): void {
-    const muxer = Hypercore.getProtocolMuxer(stream)
+    const muxer = protocolMuxer(stream)
     this.exchanges.get(muxer)?.destroy(null)
     for (const record of this.records.values()) {
-      if (record.core && record.core.core) record.core.core.replicator.detachFrom(muxer)
+      if (record.core) detach(record.core, muxer)
     }
     // detaching stops new feed channels; the open ones (ours, or opened by corestore on request) close here
-    for (const channel of [...(muxer as unknown as Iterable<Protomux.Channel>)]) {
-      if (channel.protocol !== HYPERCORE_PROTOCOL) continue
-      const key = channel.userData?.core?.key
+    for (const { channel, key } of coreChannels(muxer)) {
       if (key && this.records.has(toHex(key))) channel.close()
     }
     this.checkSynced()
@@ -434,9 +505,12 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   }
 
   // Counters over the multifeed's life: connections that closed still count.
-  stats(): ExchangeStats & { connections: number } {
-    const total = { ...this.pastStats, connections: this.exchanges.size }
-    for (const ex of this.exchanges.values()) addStats(total, ex.stats)
+  stats(): MultifeedStats {
+    const total: MultifeedStats = { ...this.pastStats, connections: this.pastConnections }
+    for (const ex of this.exchanges.values()) {
+      addTransferStats(total, ex.stats)
+      if (ex.stats.startedAt !== null) total.connections++
+    }
     return total
   }
 
@@ -453,6 +527,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   private use(record: FeedRecord, exchange: FeedExchange): Hypercore {
     record.users.add(exchange)
     exchange.feeds.add(record.hex)
+    if (exchange.uploads.has(record.hex)) this.armSweep()
     const core = this.open(record)
     this.attach(core, exchange).catch(safetyCatch)
     return core
@@ -463,13 +538,12 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   // `repair`: our pairing for its channel id replaced the core's own, so pair the core again.
   private async attach(core: Hypercore, exchange: FeedExchange, repair = false): Promise<void> {
     await core.ready()
-    const replicator = core.core?.replicator
-    if (core.closing || exchange.closed || !replicator) return
-    if (replicator.attached(exchange.muxer)) {
+    if (core.closing || exchange.closed) return
+    if (isAttached(core, exchange.muxer)) {
       if (!repair) return
-      replicator.detachFrom(exchange.muxer)
+      detach(core, exchange.muxer)
     }
-    replicator.attachTo(exchange.muxer)
+    attach(core, exchange.muxer)
     await exchange.muxer.stream.opened // attachTo opens the channel once the stream is open
   }
 
@@ -479,9 +553,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   private serve(record: FeedRecord, exchange: FeedExchange): void {
     const theirs = exchange.remote.get(record.hex) ?? 0
     if (theirs >= record.length) return
-    const waiting = exchange.uploads.has(record.hex)
+    // already owed: the count is going down as blocks go out (growth adds to it in adopt())
+    if (exchange.uploads.has(record.hex)) return
     exchange.uploads.set(record.hex, record.length - theirs)
-    if (exchange.feeds.has(record.hex) || waiting) return
+    if (exchange.feeds.has(record.hex)) return
     if (record.core !== null) {
       this.use(record, exchange)
       return
@@ -501,8 +576,44 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     if (exchange.uploads.delete(record.hex) && record.core === null) exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id: record.discoveryKey })
   }
 
+  // Does the remote have all we have? Its announced length, or its contiguous length as hypercore
+  // reports it: in a mesh it also gets blocks from other peers, so counting our own uploads is not enough.
+  private remoteHas(record: FeedRecord, exchange: FeedExchange): boolean {
+    if ((exchange.remote.get(record.hex) ?? 0) >= record.length) return true
+    const peer = record.core === null ? null : peerOn(record.core, exchange.muxer)
+    return peer !== null && peer.remoteContiguousLength >= record.length
+  }
+
+  private finishUpload(record: FeedRecord, exchange: FeedExchange): void {
+    if (exchange.uploads.delete(record.hex)) this.settle(record, exchange)
+  }
+
+  // A remote that finished a feed with blocks from other peers sends us nothing that ends our count; its
+  // channel closing (peer-remove) or its contiguous length, checked here while uploads are owed, does.
+  private sweepUploads(): void {
+    let owed = 0
+    for (const ex of [...this.exchanges.values()]) {
+      for (const hex of [...ex.uploads.keys()]) {
+        const record = this.records.get(hex)
+        if (!record || record.core === null) continue
+        if (this.remoteHas(record, ex)) this.finishUpload(record, ex)
+        else owed++
+      }
+    }
+    if (owed === 0 && this.sweepTimer !== null) {
+      clearInterval(this.sweepTimer)
+      this.sweepTimer = null
+    }
+  }
+
+  private armSweep(): void {
+    if (this.sweepTimer !== null || this.closing) return
+    this.sweepTimer = setInterval(() => this.sweepUploads(), UPLOAD_SWEEP_INTERVAL)
+    this.sweepTimer.unref?.()
+  }
+
   // Start downloading a feed on this connection, or queue it behind the window.
-  private fetch(record: FeedRecord, exchange: FeedExchange): Hypercore | null {
+  private startDownload(record: FeedRecord, exchange: FeedExchange): Hypercore | null {
     if (exchange.downloads.has(record.hex) || exchange.queued.has(record.hex)) return null
     if (exchange.downloads.size >= this.maxDownloads) {
       exchange.queued.add(record.hex)
@@ -514,7 +625,6 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       record.downloading = true // one live range per session serves every connection
       core.download({ start: 0, end: -1 })
     }
-    exchange.stats.feedsDownloaded++
     return core
   }
 
@@ -524,20 +634,21 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     if (exchange.pending.has(record.hex) || exchange.uploads.has(record.hex)) return
     exchange.downloads.delete(record.hex)
     if (exchange.feeds.delete(record.hex)) this.release(record, exchange)
-    this.advance(exchange)
+    exchange.emitRemoteFeeds(this.advance(exchange))
   }
 
-  private advance(exchange: FeedExchange): void {
+  // Queued downloads that fit in the window now; returns the cores that began.
+  private advance(exchange: FeedExchange): Hypercore[] {
     const began: Hypercore[] = []
     for (const hex of exchange.queued) {
       if (exchange.downloads.size >= this.maxDownloads || exchange.closed) break
       exchange.queued.delete(hex)
       const next = this.records.get(hex)
       if (!next || !exchange.pending.has(hex)) continue
-      const core = this.fetch(next, exchange)
+      const core = this.startDownload(next, exchange)
       if (core) began.push(core)
     }
-    if (began.length > 0) exchange.stream.emit('remote-feeds', began)
+    return began
   }
 
   // Close what no connection and no app code uses any more.
@@ -567,6 +678,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       if (length <= record.length) return
       const grown = length - record.length
       record.length = length
+      if (!record.writable) this.countDownloaded(record, grown)
       for (const ex of this.exchanges.values()) {
         const left = ex.uploads.get(record.hex)
         if (left !== undefined) ex.uploads.set(record.hex, left + grown) // the remote will want these too
@@ -581,28 +693,47 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     core.on('download', (index: number, bytes: number, from: Hypercore.Peer) => {
       const ex = this.exchangeOn(from)
       if (ex) {
-        ex.stats.blocksDownloaded++
         ex.stats.bytesDownloaded += bytes
+        record.lastSource = ex
       }
       update()
     })
     core.on('upload', (index: number, bytes: number, from: Hypercore.Peer) => {
       const ex = this.exchangeOn(from)
-      if (ex) {
-        ex.stats.blocksUploaded++
-        ex.stats.bytesUploaded += bytes
-        const left = ex.uploads.get(record.hex)
-        if (left === undefined) return
-        if (left > 1) {
-          ex.uploads.set(record.hex, left - 1)
-        } else {
-          ex.uploads.delete(record.hex)
-          this.settle(record, ex)
-        }
-      }
+      if (!ex) return
+      ex.stats.blocksUploaded++
+      ex.stats.bytesUploaded += bytes
+      const left = ex.uploads.get(record.hex)
+      if (left === undefined) return
+      if (left > 1 && !this.remoteHas(record, ex)) ex.uploads.set(record.hex, left - 1)
+      else this.finishUpload(record, ex)
+    })
+    // the remote closed its channel for this feed: it fetches nothing more from us
+    core.on('peer-remove', (peer: Hypercore.Peer) => {
+      const ex = this.exchangeOn(peer)
+      if (ex) this.finishUpload(record, ex)
     })
     core.once('close', () => this.onclosed(record, core))
     core.ready().then(update, safetyCatch)
+  }
+
+  // Blocks downloaded are the growth of our contiguous copy: hypercore's download events miss blocks
+  // that land while a session of ours is being replaced. The growth goes to the connection the last
+  // block came from, or else to one that is downloading the feed.
+  private countDownloaded(record: FeedRecord, blocks: number): void {
+    let source: FeedExchange | null = record.lastSource
+    if (source === null || source.closed || !(source.downloads.has(record.hex) || source.pending.has(record.hex))) {
+      source = null
+      for (const ex of this.exchanges.values()) {
+        if (ex.downloads.has(record.hex) || ex.pending.has(record.hex)) {
+          source = ex
+          break
+        }
+      }
+    }
+    if (source === null) return
+    source.stats.blocksDownloaded += blocks
+    source.countFeedDownloaded(record.hex)
   }
 
   // The session closed (the app closed what it was handed, or we released it): forget it, and reopen
@@ -673,7 +804,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     const seen = new Set<string>()
     for (const entry of entries) {
       const hex = toHex(entry.key)
-      if (this.records.has(hex) || this.creating.has(hex) || this.blocked.has(hex) || seen.has(hex)) continue
+      if (this.records.has(hex) || this.creatingFeeds.has(hex) || this.blocked.has(hex) || seen.has(hex)) continue
       if (this.records.size + fresh.length >= this.maxFeeds) throw errors.TOO_MANY_FEEDS(this.maxFeeds, this.records.size + fresh.length + 1)
       if (this.acceptFilter !== null && !(await this.acceptFilter({ key: entry.key, name: null, writable: false, length: 0 }))) continue
       seen.add(hex)
@@ -685,12 +816,13 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     const began: Hypercore[] = []
     for (const entry of entries) {
       const hex = toHex(entry.key)
-      const record = this.records.get(hex) ?? await this.creating.get(hex)
+      const record = this.records.get(hex) ?? await this.creatingFeeds.get(hex)
       if (!record || this.records.get(hex) !== record) continue
       if (entry.length < record.length) this.serve(record, exchange)
+      else if (exchange.uploads.has(hex)) this.finishUpload(record, exchange) // it caught up elsewhere
       if (record.writable || entry.length <= record.length || exchange.closed) continue
       exchange.pending.set(hex, entry.length)
-      const core = this.fetch(record, exchange)
+      const core = this.startDownload(record, exchange)
       if (core) began.push(core)
     }
     this.checkSynced() // a live announcement can make a synced multifeed wait again
@@ -703,12 +835,12 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     for (const record of records) {
       const created = written.then(() => record)
       created.catch(noop) // the failure reaches the caller through `written`
-      this.creating.set(record.hex, created)
+      this.creatingFeeds.set(record.hex, created)
     }
     try {
       await written
     } finally {
-      for (const record of records) this.creating.delete(record.hex)
+      for (const record of records) this.creatingFeeds.delete(record.hex)
     }
     for (const record of records) this.addRecord(record)
     for (const record of records) {
@@ -725,7 +857,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   exchangeClosed(exchange: FeedExchange, err: errors.MultifeedError | null): void {
     if (this.exchanges.get(exchange.muxer) === exchange) {
       this.exchanges.delete(exchange.muxer)
-      addStats(this.pastStats, exchange.stats)
+      addTransferStats(this.pastStats, exchange.stats)
+      if (exchange.stats.startedAt !== null) this.pastConnections++
     }
     for (const hex of [...exchange.uploads.keys()]) {
       const record = this.records.get(hex)
@@ -738,6 +871,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       if (record) this.release(record, exchange)
     }
     exchange.feeds.clear()
+    exchange.remote.clear() // records may still name it as a block's source: keep it small
     this.emit('exchange-close', exchange, err)
     if (err !== null && !exchange.owned && this.listenerCount('channel-error') > 0) this.emit('channel-error', err, exchange.stream)
     this.checkSynced()
@@ -752,12 +886,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
 
 function noop(): void {}
 
-function addStats(total: ExchangeStats, stats: ExchangeStats): void {
-  for (const k of Object.keys(stats) as (keyof ExchangeStats)[]) {
-    const v = stats[k]
-    if (typeof v === 'number' && k !== 'startedAt' && k !== 'finishedAt') (total[k] as number) += v
-  }
+function writerCoreName(name: string, generation: number): string {
+  return generation === 0 ? 'writer/' + name : `writer/${name}#${generation}`
 }
+
 
 function infoOf(r: FeedRecord): FeedInfo {
   return { key: r.key, name: r.name, writable: r.writable, length: r.length }

@@ -10,11 +10,16 @@ const ROUTER = Symbol('hyper-multifeed router')
 export interface Routed {
   // the remote opened a channel with our id: open ours now so protomux pairs them
   onremoteopen(): void
+  // the remote offered a multifeed channel with an id no multifeed here has
+  onforeign?(): void
 }
 
 export class ChannelRouter {
   private readonly pending = new Set<Promise<unknown>>()
   private readonly routes = new Map<string, Routed>()
+  // the remote offered a multifeed channel no multifeed here has: it runs multifeeds, with other keys
+  foreignOffered = false
+  private readonly watching = new Set<Routed>()
 
   private constructor(muxer: Protomux) {
     muxer.pair({ protocol: PROTOCOL }, (id) => this.onpair(id))
@@ -47,5 +52,20 @@ export class ChannelRouter {
     if (!id) return
     const routed = this.routes.get(b4a.toString(id, 'hex'))
     if (routed) routed.onremoteopen()
+    else this.offeredForeign()
+  }
+
+  // Tell `routed` once the remote shows it runs multifeeds with other keys.
+  watchForeign(routed: Routed): void {
+    this.watching.add(routed)
+  }
+
+  unwatchForeign(routed: Routed): void {
+    this.watching.delete(routed)
+  }
+
+  private offeredForeign(): void {
+    this.foreignOffered = true
+    for (const routed of [...this.watching]) routed.onforeign?.()
   }
 }

@@ -4,10 +4,7 @@ import { INVALID_ARGUMENT, CLOSED, MultifeedError } from '../lib/errors'
 export { INVALID_ARGUMENT, MultifeedError }
 
 function make(code: string, message: string, facts: Record<string, unknown> = {}): MultifeedError {
-  const err = new Error(code + ': ' + message) as MultifeedError
-  err.code = code
-  Object.assign(err, facts)
-  return err
+  return new MultifeedError(code, message, facts)
 }
 
 // The networker was destroyed: same code as a closed multifeed, told apart by `resource`.

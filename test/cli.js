@@ -2,11 +2,15 @@
 // and exits, never on sleeps. Needs `npm run build` (the binary runs dist/bin/cli.js).
 const test = require('brittle')
 const path = require('path')
+const net = require('net')
 const { spawn } = require('child_process')
 const createTestnet = require('@hyperswarm/testnet')
+const idEncoding = require('hypercore-id-encoding')
 
 const BIN = path.join(__dirname, '..', 'bin', 'multifeed.js')
 const COMMANDS = ['create', 'join', 'append', 'feeds', 'cat', 'sync', 'swarm', 'demo']
+const Z32 = '[ybndrfg8ejkmcpqxot1uwisza345h769]' // z-base-32, how the stack prints keys
+const ID = new RegExp(`^${Z32}{52}$`)
 
 // Runs the binary to completion: { code, stdout, stderr }.
 function run (args, { input = null } = {}) {
@@ -86,7 +90,7 @@ test('create, append, feeds, cat: a round trip', async (t) => {
   const created = await run(['create', '--dir', dir])
   t.is(created.code, 0)
   const key = created.stdout.trim()
-  t.ok(/^[0-9a-f]{64}$/.test(key), 'prints the key in hex')
+  t.ok(ID.test(key), 'prints the key in z-base-32')
 
   t.is((await run(['append', 'hello world', '--dir', dir])).code, 0)
   const piped = await run(['append', '-', '--writer', 'lines', '--dir', dir], { input: 'one\ntwo\nthree\n' })
@@ -97,22 +101,35 @@ test('create, append, feeds, cat: a round trip', async (t) => {
   t.is(table.code, 0)
   t.ok(table.stdout.includes(key), 'names the multifeed')
   t.ok(/KEY\s+NAME\s+SOURCE\s+LENGTH/.test(table.stdout), 'a table with a header')
-  t.ok(/[0-9a-f]{64}\s+main\s+local\s+1\b/.test(table.stdout), 'main: local, length 1')
-  t.ok(/[0-9a-f]{64}\s+lines\s+local\s+3\b/.test(table.stdout), 'lines: local, length 3')
+  t.ok(new RegExp(`${Z32}{52}\\s+main\\s+local\\s+1\\b`).test(table.stdout), 'main: local, length 1, z-base-32 key')
+  t.ok(new RegExp(`${Z32}{52}\\s+lines\\s+local\\s+3\\b`).test(table.stdout), 'lines: local, length 3')
 
   const json = await feedsOf(dir)
   t.is(json.length, 2)
   t.alike(json.map((f) => [f.name, f.local, f.length]).sort(), [['lines', true, 3], ['main', true, 1]])
+  for (const f of json) {
+    t.ok(/^[0-9a-f]{64}$/.test(f.key), '--json: key stays hex')
+    t.is(f.id, idEncoding.encode(Buffer.from(f.key, 'hex')), '--json: id is the same key in z-base-32')
+    t.ok(table.stdout.includes(f.id), 'the table shows the id')
+  }
 
   const all = await run(['cat', '--dir', dir])
   t.is(all.code, 0)
   t.alike(all.stdout.trim().split('\n').sort(), ['hello world', 'one', 'three', 'two'])
 
   const lines = json.find((f) => f.name === 'lines')
-  const one = await run(['cat', '--feed', lines.key, '--dir', dir])
-  t.is(one.stdout, 'one\ntwo\nthree\n', 'one feed, in order')
-  const byPrefix = await run(['cat', '--feed', lines.key.slice(0, 10), '--long', '--dir', dir])
-  t.ok(byPrefix.stdout.startsWith(lines.key.slice(0, 8) + ' lines 0 one\n'), '--long prefixes key, name, index')
+  for (const feed of [lines.key, lines.id, lines.key.toUpperCase(), lines.key.slice(0, 10), lines.id.slice(0, 10), 'lines']) {
+    const one = await run(['cat', '--feed', feed, '--dir', dir])
+    t.is(one.stdout, 'one\ntwo\nthree\n', `--feed ${feed}: one feed, in order`)
+  }
+  const long = await run(['cat', '--feed', lines.id.slice(0, 6), '--long', '--dir', dir])
+  t.ok(long.stdout.startsWith(lines.id.slice(0, 8) + ' lines 0 one\n'), '--long prefixes short z-base-32 key, name, index')
+
+  const bad = await run(['cat', '--feed', 'lvl0', '--dir', dir])
+  t.is(bad.code, 2, '--feed that is no key (l, v: neither hex nor z-base-32) nor writer: usage error')
+  t.ok(/invalid feed/.test(bad.stderr), bad.stderr.trim())
+  const tooShort = await run(['cat', '--feed', lines.id.slice(0, 3), '--dir', dir])
+  t.is(tooShort.code, 2, 'a prefix under 4 characters')
 
   const other = await run(['cat', '--feed', 'f'.repeat(64), '--dir', dir])
   t.is(other.code, 1, 'a feed that is not there: runtime error')
@@ -123,12 +140,18 @@ test('usage errors exit 2 with one line on stderr', async (t) => {
   const dir = await t.tmp()
   const badKey = await run(['join', 'not-a-key', '--dir', dir])
   t.is(badKey.code, 2)
-  t.ok(/invalid key/.test(badKey.stderr), badKey.stderr)
+  t.ok(/invalid key "not-a-key": expected 52 z-base-32 or 64 hex characters/.test(badKey.stderr), badKey.stderr)
   t.is(badKey.stderr.trim().split('\n').length, 1, 'one line')
   t.is(badKey.stdout, '')
 
   const short = await run(['join', 'abcd', '--dir', dir])
   t.is(short.code, 2, 'a short hex key')
+  const notHex = await run(['join', 'g'.repeat(64), '--dir', dir])
+  t.is(notHex.code, 2, '64 characters that are not hex')
+  t.ok(/not all hex/.test(notHex.stderr), notHex.stderr.trim())
+  const notZ32 = await run(['join', 'l'.repeat(52), '--dir', dir])
+  t.is(notZ32.code, 2, '52 characters that are not z-base-32')
+  t.ok(/not all z-base-32/.test(notZ32.stderr), notZ32.stderr.trim())
 
   const unknown = await run(['frobnicate'])
   t.is(unknown.code, 2)
@@ -184,16 +207,30 @@ test('commands that need data refuse a directory without a multifeed', async (t)
 test('join records the key: later commands find it without being told', async (t) => {
   const dir = await t.tmp()
   const key = 'ab'.repeat(32)
+  const id = idEncoding.encode(Buffer.from(key, 'hex'))
   const joined = await run(['join', key, '--dir', dir])
-  t.is(joined.code, 0)
-  t.is(joined.stdout.trim(), key)
+  t.is(joined.code, 0, joined.stderr)
+  t.is(joined.stdout.trim(), id, 'a hex key is accepted and printed in z-base-32')
   t.is((await run(['append', 'mine', '--dir', dir])).code, 0)
   const table = await run(['feeds', '--dir', dir])
-  t.ok(table.stdout.startsWith('multifeed ' + key), 'the joined key, not a new one')
-  t.is((await run(['join', key, '--dir', dir])).code, 0, 'joining the same key again is fine')
+  t.ok(table.stdout.startsWith('multifeed ' + id), 'the joined key, not a new one')
+  for (const same of [key, id, key.toUpperCase(), id.toUpperCase()]) {
+    t.is((await run(['join', same, '--dir', dir])).code, 0, `joining the same key again (${same.slice(0, 6)}...) is fine`)
+  }
+  const asHex = await run(['join', id, '--hex', '--dir', dir])
+  t.is(asHex.stdout.trim(), key, '--hex prints the key as hex')
   const other = await run(['join', 'cd'.repeat(32), '--dir', dir])
   t.is(other.code, 1, 'another key in the same directory is refused')
   t.ok(/already holds another multifeed/.test(other.stderr))
+  t.ok(other.stderr.includes(id), 'naming the one it holds')
+
+  const fromZ32 = await t.tmp()
+  const created = (await run(['create', '--hex', '--dir', await t.tmp()])).stdout.trim()
+  t.ok(/^[0-9a-f]{64}$/.test(created), 'create --hex prints hex')
+  const z = idEncoding.encode(Buffer.from(created, 'hex'))
+  const joinedZ = await run(['join', z, '--hex', '--dir', fromZ32])
+  t.is(joinedZ.code, 0, 'a z-base-32 key is accepted')
+  t.is(joinedZ.stdout.trim(), created, 'and is the same key')
 })
 
 test('a directory in use by another process: a clear error about the lock', async (t) => {
@@ -209,7 +246,7 @@ test('a directory in use by another process: a clear error about the lock', asyn
   t.is(locked.stderr.trim().split('\n').length, 1, 'one line')
 
   follow.proc.kill('SIGTERM')
-  t.is(await follow.exited, 0, 'cat --follow stops cleanly on SIGTERM')
+  t.is(await follow.exited, 143, 'cat --follow stops on SIGTERM: 128 + 15')
   t.is((await run(['append', 'second', '--dir', dir])).code, 0, 'and releases the lock')
 })
 
@@ -250,17 +287,80 @@ test('sync --pull downloads everything and advertises nothing', async (t) => {
   t.ok(served[0].local)
 })
 
-test('sync with a peer of another multifeed fails with exit 1', async (t) => {
-  const a = await t.tmp()
-  const b = await t.tmp()
-  await run(['create', '--dir', a])
-  await run(['create', '--dir', b])
+test('sync with a peer of another multifeed: it fails with exit 1, the listener waits for the right one', async (t) => {
+  const { a, b } = await pair(t)
+  const stranger = await t.tmp()
+  await run(['create', '--dir', stranger])
   const listener = stop(t, start(['sync', '--listen', '127.0.0.1:0', '--dir', a]))
   const [, port] = await listener.line(/^listening on 127\.0\.0\.1:(\d+)$/)
-  const r = await run(['sync', '--connect', '127.0.0.1:' + port, '--dir', b])
+  const r = await run(['sync', '--connect', '127.0.0.1:' + port, '--dir', stranger])
   t.is(r.code, 1)
-  t.ok(/did not finish/.test(r.stderr), r.stderr.trim())
-  t.is(await listener.exited, 1)
+  t.ok(/did not finish: the peer does not have this multifeed/.test(r.stderr), r.stderr.trim())
+  await listener.line(/^connection from 127\.0\.0\.1:\d+ closed before the handshake: the peer does not have this multifeed .*; still listening$/)
+
+  const right = await run(['sync', '--connect', '127.0.0.1:' + port, '--dir', b])
+  t.is(right.code, 0, right.stderr)
+  t.is(await listener.exited, 0, 'the listener synced with the right peer')
+  t.is((await feedsOf(b)).length, 2)
+  t.is((await feedsOf(stranger)).length, 0, 'the stranger got nothing')
+})
+
+test('sync --listen: a connection that closes before the handshake does not end it', async (t) => {
+  const { a, b } = await pair(t)
+  const listener = stop(t, start(['sync', '--listen', '127.0.0.1:0', '--dir', a]))
+  const [, port] = await listener.line(/^listening on 127\.0\.0\.1:(\d+)$/)
+
+  // a port scanner or health check: open, close at once
+  await new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.destroy())
+    socket.on('error', reject)
+    socket.on('close', resolve)
+  })
+  await listener.line(/^connection from 127\.0\.0\.1:\d+ closed before the handshake/)
+  // something that is not a multifeed at all
+  await new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.end('GET / HTTP/1.0\r\n\r\n'))
+    socket.on('error', () => {})
+    socket.on('close', resolve)
+    socket.resume()
+  })
+  // and one that stays open and silent while the real peer syncs
+  const silent = net.connect(Number(port), '127.0.0.1')
+  silent.on('error', () => {})
+  t.teardown(() => silent.destroy())
+
+  const r = await run(['sync', '--connect', '127.0.0.1:' + port, '--dir', b])
+  t.is(r.code, 0, r.stderr)
+  t.ok(/^synced with /m.test(r.stdout))
+  t.is(await listener.exited, 0, 'the listener synced with the real peer and exits 0')
+  for (const dir of [a, b]) t.is((await feedsOf(dir)).length, 2, 'both feeds on both sides')
+})
+
+test('Ctrl-C (SIGINT) exits 130', async (t) => {
+  const { a } = await pair(t)
+  const listener = stop(t, start(['sync', '--listen', '127.0.0.1:0', '--dir', a]))
+  await listener.line(/^listening on /)
+  listener.proc.kill('SIGINT')
+  t.is(await listener.exited, 130, 'sync --listen')
+  t.ok(/^multifeed: interrupted before a peer connected$/m.test(listener.stderr), listener.stderr.trim())
+  t.is((await run(['append', 'after', '--dir', a])).code, 0, 'the storage was released')
+
+  const live = stop(t, start(['sync', '--listen', '127.0.0.1:0', '--live', '--dir', a]))
+  await live.line(/^listening on /)
+  live.proc.kill('SIGINT')
+  t.is(await live.exited, 130, 'sync --live, which only ends this way')
+  t.is(live.stderr, '', 'quietly')
+})
+
+test('sync --listen on an address in use: "address already in use" with the address', async (t) => {
+  const { a, b } = await pair(t)
+  const first = stop(t, start(['sync', '--listen', '127.0.0.1:0', '--dir', a]))
+  const [, port] = await first.line(/^listening on 127\.0\.0\.1:(\d+)$/)
+  const second = await run(['sync', '--listen', '127.0.0.1:' + port, '--dir', b])
+  t.is(second.code, 1)
+  t.is(second.stderr, `multifeed: cannot listen on 127.0.0.1:${port}: address already in use\n`)
+  first.proc.kill('SIGINT')
+  t.is(await first.exited, 130)
 })
 
 test('swarm on a private DHT: feeds and blocks arrive, --until-synced exits', async (t) => {
@@ -271,11 +371,11 @@ test('swarm on a private DHT: feeds and blocks arrive, --until-synced exits', as
   await first.line(/^swarming multifeed /)
   const second = await run(['swarm', '--bootstrap', bootstrap, '--until-synced', '--dir', b])
   t.is(second.code, 0, second.stderr)
-  t.ok(/^new feed [0-9a-f]{64}$/m.test(second.stdout), 'prints the new feed')
-  t.ok(/^[0-9a-f]{8} 0 from a$/m.test(second.stdout), 'prints the block as it arrives')
-  await first.line(/^[0-9a-f]{8} 0 from b$/)
+  t.ok(new RegExp(`^new feed ${Z32}{52}$`, 'm').test(second.stdout), 'prints the new feed')
+  t.ok(new RegExp(`^${Z32}{8} 0 from a$`, 'm').test(second.stdout), 'prints the block as it arrives')
+  await first.line(new RegExp(`^${Z32}{8} 0 from b$`))
   first.proc.kill('SIGINT')
-  t.is(await first.exited, 0)
+  t.is(await first.exited, 130, 'Ctrl-C: 130')
   t.is((await feedsOf(a)).length, 2)
   t.is((await feedsOf(b)).length, 2)
 })

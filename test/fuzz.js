@@ -37,11 +37,33 @@ test('channel state machine: garbage, out-of-order and faulty peers over many co
   await f.close()
   const s = f.stats
   t.comment(`seed ${SEED}: ${s.cases} connections in ${Date.now() - t0} ms; scenarios ${JSON.stringify(s.byScenario)}`)
-  t.comment(`closed with ${JSON.stringify(s.closedWith)}; open and sane ${s.stayedOpen}; honest walks cross-checked ${s.honestCompleted || 0} (${JSON.stringify(s.walkModes || {})}); faults ${JSON.stringify(s.faults || {})}; ${s.reopens} reopens`)
+  t.comment(`closed with ${JSON.stringify(s.closedWith)}; open and sane ${s.stayedOpen}; honest walks cross-checked ${s.honestCompleted || 0} (${JSON.stringify(s.walkModes || {})}), of which fell back ${JSON.stringify(s.fallbacks || {})}; faults ${JSON.stringify(s.faults || {})}; ${s.reopens} reopens`)
   for (const v of s.violations) t.fail(`${v.where}: ${v.msg}`)
   t.is(s.violations.length, 0, 'every channel closed with an ERR_ code or stayed open and sane; the index only holds advertised feeds and reloads')
   t.is(guards.unhandledRejections.length, 0, 'no unhandled rejection')
   t.is(guards.uncaughtExceptions.length, 0, 'no uncaught exception')
+})
+
+// The IBLT fallback in both roles, by honest peers only: as decoder the peer gives up at the multifeed's own
+// budget or when its check of a completed decode fails; as encoder its symbols sometimes describe a set one
+// element off its summary, which the multifeed must catch and fall back from. Every such run must converge
+// and the multifeed must report 'sketch-fallback' (HonestPeer.result checks both).
+test('channel state machine: honest peers drive the multifeed through the IBLT fallback in both roles', { timeout: 60000 }, async (t) => {
+  const guards = engine.installGuards()
+  t.teardown(() => guards.remove())
+  const f = new engine.ChannelFuzz({ Multifeed, dir: await t.tmp(), seed: SEED, timeout: 1000, scenarios: ['honest'], staleView: 0.5 })
+  await f.open()
+  const enough = () => f.stats.fallbacks && f.stats.fallbacks['peer-encodes'] >= 3 && f.stats.fallbacks['peer-decodes'] >= 3
+  let i = 0
+  for (; i < 400 && !enough(); i++) await f.runCase(i)
+  await f.close()
+  const s = f.stats
+  t.comment(`seed ${SEED}: ${i} honest connections; modes ${JSON.stringify(s.walkModes || {})}; fell back ${JSON.stringify(s.fallbacks || {})}; cross-checked ${s.honestCompleted || 0}`)
+  for (const v of s.violations) t.fail(`${v.where}: ${v.msg}`)
+  t.is(s.violations.length, 0, 'every honest exchange converged and reported the mode the peer saw')
+  t.ok(s.fallbacks && s.fallbacks['peer-encodes'] >= 3, 'the multifeed fell back as decoder (responder) at least 3 times')
+  t.ok(s.fallbacks && s.fallbacks['peer-decodes'] >= 3, 'the multifeed followed the peer\'s fallback as encoder (initiator) at least 3 times')
+  t.is(guards.count(), 0, 'no unhandled rejection or uncaught exception')
 })
 
 for (const sc of floods.scenarios({ full: false })) {

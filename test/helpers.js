@@ -50,6 +50,17 @@ function until (emitter, events, fn) {
   })
 }
 
+// Awaits `p`, failing by name (not by the runner's timeout) if it has not settled within `ms`.
+async function bounded (t, p, what, ms = 10000) {
+  let timer
+  const limit = new Promise((resolve) => { timer = setTimeout(() => resolve(TIMED_OUT), ms) })
+  const v = await Promise.race([p, limit])
+  clearTimeout(timer)
+  if (v === TIMED_OUT) t.fail(`timed out after ${ms} ms waiting for ${what}`)
+  return v
+}
+const TIMED_OUT = Symbol('timed out')
+
 // A hand-driven peer speaking the multifeed channel, for mismatch and hostile-input tests.
 async function rawPeer (t, key, { version = messages.VERSION, client = 'MULTIFEED', cap = null, isInitiator = false } = {}) {
   const store = new Corestore(await t.tmp())
@@ -78,4 +89,4 @@ async function rawPeer (t, key, { version = messages.VERSION, client = 'MULTIFEE
   return { store, stream, muxer, received, events, ready, send: (type, buf) => channel.messages[type].send(buf) }
 }
 
-module.exports = { create, pipe, once, closed, until, rawPeer, Multifeed, messages }
+module.exports = { create, pipe, once, closed, until, bounded, rawPeer, Multifeed, messages }

@@ -25,6 +25,20 @@ function networker (t, tn) {
   return n
 }
 
+// A wait with a bound: past it, a failed assertion naming what was awaited (and an error, which ends the
+// file), instead of a test that times out saying nothing. A failure bound, never a sleep.
+function bounded (t, p, what, ms = 20000) {
+  let timer = null
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => {
+      const msg = `timed out after ${ms} ms waiting for ${what}`
+      t.fail(msg)
+      reject(new Error(msg))
+    }, ms)
+  })
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
+}
+
 // Counts the errors a multifeed reports about its exchanges.
 function watch (multi) {
   multi.errors = []
@@ -63,7 +77,7 @@ async function values (multi, key) {
   return out
 }
 
-test('networker: two peers converge', async (t) => {
+test('networker: two peers converge', { timeout: 120000 }, async (t) => {
   const tn = await testnet(t)
   const key = crypto.randomBytes(32)
   const a = watch(await create(t, { key, valueEncoding: 'utf-8' }))
@@ -80,7 +94,7 @@ test('networker: two peers converge', async (t) => {
   await nb.swarm(b)
   t.alike(na.multifeeds, [a])
 
-  await Promise.all([converged(a, 2), converged(b, 2)])
+  await bounded(t, Promise.all([converged(a, 2), converged(b, 2)]), 'a and b to converge on 2 feeds')
   t.alike(await values(b, wa.key), ['a0', 'a1'], 'b has what a wrote')
   t.alike(await values(a, wb.key), ['b0'], 'a has what b wrote')
 
@@ -91,14 +105,14 @@ test('networker: two peers converge', async (t) => {
 
   // live: a later append arrives without any new connection
   await wb.append('b1')
-  await until(a, EVENTS, () => lengthOf(a, wb.key) === 2)
+  await bounded(t, until(a, EVENTS, () => lengthOf(a, wb.key) === 2), 'b\'s live append to reach a')
   t.alike(await values(a, wb.key), ['b0', 'b1'])
   t.is(a.stats().connections, 1)
 
   t.alike([a.errors, b.errors, na.errors, nb.errors], [[], [], [], []], 'no errors')
 })
 
-test('networker: three peers, each writes, all converge', async (t) => {
+test('networker: three peers, each writes, all converge', { timeout: 120000 }, async (t) => {
   const tn = await testnet(t)
   const key = crypto.randomBytes(32)
   const peers = []
@@ -109,7 +123,7 @@ test('networker: three peers, each writes, all converge', async (t) => {
     peers.push({ multi, w, net: networker(t, tn) })
   }
   for (const p of peers) await p.net.swarm(p.multi) // each announced before the next looks
-  await Promise.all(peers.map((p) => converged(p.multi, 3)))
+  await bounded(t, Promise.all(peers.map((p) => converged(p.multi, 3))), 'the three peers to converge')
 
   for (const p of peers) {
     for (const [i, q] of peers.entries()) t.alike(await values(p.multi, q.w.key), ['from ' + 'abc'[i]])
@@ -117,7 +131,7 @@ test('networker: three peers, each writes, all converge', async (t) => {
   for (const p of peers) t.alike([p.multi.errors, p.net.errors], [[], []])
 })
 
-test('networker: two multifeeds over one swarm, a peer with only one of them', async (t) => {
+test('networker: two multifeeds over one swarm, a peer with only one of them', { timeout: 120000 }, async (t) => {
   const tn = await testnet(t)
   const keyX = crypto.randomBytes(32)
   const keyY = crypto.randomBytes(32)
@@ -136,12 +150,12 @@ test('networker: two multifeeds over one swarm, a peer with only one of them', a
   await nc.swarm(cx)
   t.is(na.multifeeds.length, 2)
 
-  await Promise.all([converged(ax, 3), converged(bx, 3), converged(cx, 3), converged(ay, 2), converged(by, 2)])
+  await bounded(t, Promise.all([converged(ax, 3), converged(bx, 3), converged(cx, 3), converged(ay, 2), converged(by, 2)]), 'x and y to converge on every peer')
   t.is(cx.size, 3, 'c has every writer of x')
   t.is(ay.size, 2, 'y has only the writers of a and b')
 
   // c has no y: a's and b's y channels to c are rejected; a and b still see c once, on one connection
-  await until(ay, EVENTS, () => ay.connections.length === 1)
+  await bounded(t, until(ay, EVENTS, () => ay.connections.length === 1), 'y to keep only its exchange with b')
   t.is(ay.connections.length, 1, 'y exchanges with b only')
   t.is(na.connections, na.hyperswarm.connections.size)
   t.ok(na.connections <= 2, 'one connection per peer, shared by both multifeeds')
@@ -149,7 +163,7 @@ test('networker: two multifeeds over one swarm, a peer with only one of them', a
   for (const n of [na, nb, nc]) t.alike(n.errors, [], 'no networker errors')
 })
 
-test('networker: unswarm stops one multifeed, the other keeps working, swarm again resumes', async (t) => {
+test('networker: unswarm stops one multifeed, the other keeps working, swarm again resumes', { timeout: 120000 }, async (t) => {
   const tn = await testnet(t)
   const keyX = crypto.randomBytes(32)
   const keyY = crypto.randomBytes(32)
@@ -166,18 +180,18 @@ test('networker: unswarm stops one multifeed, the other keeps working, swarm aga
   const nb = networker(t, tn)
   await Promise.all([na.swarm(ax), na.swarm(ay)])
   await Promise.all([nb.swarm(bx), nb.swarm(by)])
-  await Promise.all([converged(ax, 1), converged(ay, 1)])
+  await bounded(t, Promise.all([converged(ax, 1), converged(ay, 1)]), 'a to converge on x and y')
   const conn = [...na.hyperswarm.connections][0]
 
   await na.unswarm(ay)
   t.alike(na.multifeeds, [ax])
   t.is(ay.connections.length, 0, 'a stopped its y exchange at once')
-  await until(by, EVENTS, () => by.connections.length === 0) // b saw y close on its side too
+  await bounded(t, until(by, EVENTS, () => by.connections.length === 0), 'b to see y close') // b saw y close on its side too
 
   // b writes to y, then to x over the same connection: once x's write is at a, y's would have been too
   await byw.append('y1')
   await bxw.append('x1')
-  await until(ax, EVENTS, () => lengthOf(ax, bxw.key) === 2)
+  await bounded(t, until(ax, EVENTS, () => lengthOf(ax, bxw.key) === 2), 'b\'s later x write to reach a')
   t.alike(await values(ax, bxw.key), ['x0', 'x1'], 'x still replicates')
   t.is(lengthOf(ay, byw.key), 1, 'the y write after unswarm did not arrive')
   t.is(ay.feed(byw.key).length, 1)
@@ -188,27 +202,27 @@ test('networker: unswarm stops one multifeed, the other keeps working, swarm aga
 
   // swarming y again on the live connection: b (still swarmed) answers the new channel
   await na.swarm(ay)
-  await until(ay, EVENTS, () => lengthOf(ay, byw.key) === 2 && ay.isSynced())
+  await bounded(t, until(ay, EVENTS, () => lengthOf(ay, byw.key) === 2 && ay.isSynced()), 'y to resume after swarming again')
   t.alike(await values(ay, byw.key), ['y0', 'y1'], 'y resumed after swarming again')
   t.is([...na.hyperswarm.connections][0], conn, 'on the same connection')
   // the feed exchange resumed too, not only the feeds already known: a new writer of b arrives
   const byw2 = await by.writer('b2')
   await byw2.append('z0')
-  await until(ay, EVENTS, () => lengthOf(ay, byw2.key) === 1)
+  await bounded(t, until(ay, EVENTS, () => lengthOf(ay, byw2.key) === 1), 'b\'s new y writer to reach a')
   t.is(ay.connections.length, 1, 'a live y exchange again')
 
   // and the other way round: b leaves and comes back while a stays
   await nb.unswarm(by)
-  await until(ay, EVENTS, () => ay.connections.length === 0)
+  await bounded(t, until(ay, EVENTS, () => ay.connections.length === 0), 'a to see y close after b unswarmed')
   t.is(feedChannels([...nb.hyperswarm.connections][0], by), 0, 'b closed its y feed channels')
   await byw.append('y2')
   const byw3 = await by.writer('b3') // a feed a can only learn of through a new exchange
   await byw3.append('w0')
   await bxw.append('x2')
-  await until(ax, EVENTS, () => lengthOf(ax, bxw.key) === 3)
+  await bounded(t, until(ax, EVENTS, () => lengthOf(ax, bxw.key) === 3), 'b\'s x write while y was away to reach a')
   t.is(lengthOf(ay, byw.key), 2, 'b\'s y write while b was away did not arrive')
   await nb.swarm(by)
-  await until(ay, EVENTS, () => lengthOf(ay, byw.key) === 3 && lengthOf(ay, byw3.key) === 1)
+  await bounded(t, until(ay, EVENTS, () => lengthOf(ay, byw.key) === 3 && lengthOf(ay, byw3.key) === 1), 'y to catch up after b swarmed again')
   t.alike(await values(ay, byw.key), ['y0', 'y1', 'y2'])
   t.alike(await values(ay, byw3.key), ['w0'], 'b\'s exchange found a waiting for it')
 
@@ -216,7 +230,7 @@ test('networker: unswarm stops one multifeed, the other keeps working, swarm aga
   t.alike([na.errors, nb.errors], [[], []])
 })
 
-test('networker: a peer that joins late catches up', async (t) => {
+test('networker: a peer that joins late catches up', { timeout: 120000 }, async (t) => {
   const tn = await testnet(t)
   const key = crypto.randomBytes(32)
   const a = watch(await create(t, { key, valueEncoding: 'utf-8' }))
@@ -229,7 +243,7 @@ test('networker: a peer that joins late catches up', async (t) => {
   const nb = networker(t, tn)
   await na.swarm(a)
   await nb.swarm(b)
-  await Promise.all([converged(a, 2, 1), converged(b, 2, 1)])
+  await bounded(t, Promise.all([converged(a, 2, 1), converged(b, 2, 1)]), 'a and b to converge')
   await wb.append('b1') // written while c is still away
 
   // c's multifeed is swarmed before it is ready: the networker waits for it
@@ -237,19 +251,20 @@ test('networker: a peer that joins late catches up', async (t) => {
   t.teardown(() => c.close(), { order: 1 })
   const nc = networker(t, tn)
   await nc.swarm(c)
-  await until(c, EVENTS, () => lengthOf(c, wa.key) === 3 && lengthOf(c, wb.key) === 2)
+  await bounded(t, until(c, EVENTS, () => lengthOf(c, wa.key) === 3 && lengthOf(c, wb.key) === 2), 'the late peer c to catch up')
   t.alike(await values(c, wa.key), ['a0', 'a1', 'a2'])
   t.alike(await values(c, wb.key), ['b0', 'b1'])
 
   // and what c writes reaches the others
   const wc = await c.writer('c')
   await wc.append('c0')
-  await Promise.all([until(a, EVENTS, () => lengthOf(a, wc.key) === 1), until(b, EVENTS, () => lengthOf(b, wc.key) === 1)])
-  t.pass('a and b got c\'s writer')
+  await bounded(t, Promise.all([until(a, EVENTS, () => lengthOf(a, wc.key) === 1), until(b, EVENTS, () => lengthOf(b, wc.key) === 1)]), 'c\'s writer to reach a and b')
+  t.alike(await values(a, wc.key), ['c0'], 'a got c\'s writer and its block')
+  t.alike(await values(b, wc.key), ['c0'], 'b got c\'s writer and its block')
   for (const m of [a, b, c]) t.alike(m.errors, [])
 })
 
-test('networker: an existing Hyperswarm is used and outlives destroy()', async (t) => {
+test('networker: an existing Hyperswarm is used and outlives destroy()', { timeout: 120000 }, async (t) => {
   const tn = await testnet(t)
   const key = crypto.randomBytes(32)
   const a = watch(await create(t, { key, valueEncoding: 'utf-8' }))
@@ -266,7 +281,7 @@ test('networker: an existing Hyperswarm is used and outlives destroy()', async (
   const nb = networker(t, tn)
   await na.swarm(a)
   await nb.swarm(b)
-  await Promise.all([converged(a, 2), converged(b, 2)])
+  await bounded(t, Promise.all([converged(a, 2), converged(b, 2)]), 'a and b to converge on 2 feeds')
   const [conn] = swarm.connections
 
   await na.destroy()
@@ -279,18 +294,21 @@ test('networker: an existing Hyperswarm is used and outlives destroy()', async (
   await t.exception(na.swarm(a), /ERR_CLOSED/, 'a destroyed networker swarms nothing')
 
   // the app can still use its swarm: a new networker on it picks the live connection up
-  await until(b, EVENTS, () => b.connections.length === 0)
+  await bounded(t, until(b, EVENTS, () => b.connections.length === 0), 'b to see a\'s exchange close')
   await wb.append('b1')
   const again = new Networker(swarm)
   t.teardown(() => again.destroy())
   t.is(again.connections, 1, 'adopted the open connection')
   await again.swarm(a)
-  await until(a, EVENTS, () => lengthOf(a, wb.key) === 2)
-  t.pass('replication resumed over the app\'s connection')
+  await bounded(t, until(a, EVENTS, () => lengthOf(a, wb.key) === 2), 'replication to resume over the app\'s connection')
+  t.alike(await values(a, wb.key), ['b0', 'b1'], 'replication resumed over the app\'s connection')
+  t.is(a.connections.length, 1, 'a live exchange on it')
+  t.is(swarm.connections.size, 1, 'still the one connection')
+  t.is([...swarm.connections][0], conn, 'the same one')
   t.alike([a.errors, b.errors, nb.errors], [[], [], []])
 })
 
-test('networker: argument errors and closed multifeeds', async (t) => {
+test('networker: argument errors and closed multifeeds', { timeout: 120000 }, async (t) => {
   const tn = await testnet(t)
   const n = networker(t, tn)
   t.exception(() => new Networker(42), /ERR_INVALID_ARGUMENT/)

@@ -77,3 +77,191 @@ test('both sides with disjoint sets of the same size still converge', async (t) 
   t.is(a.list().length, 40)
   t.alike(lengths(a), lengths(b))
 })
+
+// --- the fallback, forced: a hand-driven peer (test/helpers.js rawPeer) whose symbols never decode, or lie ---
+
+const b4a = require('b4a')
+const c = require('compact-encoding')
+const { rawPeer, messages } = require('./helpers.js')
+const caps = require('../dist/lib/caps.js')
+const riblt = require('../dist/lib/riblt.js')
+
+const symbolsCodec = c.array(riblt.codedSymbolCodec(14))
+const ENTRY_BYTES = 34 // PROTOCOL.md: the responder falls back once symbols x 20 bytes exceed (a + b) x 34
+const SYMBOL_BYTES = 20
+
+// A wait with a bound: past it, a failed assertion that names what was awaited (and an error, which ends
+// the test file), instead of a test that times out saying nothing. A failure bound, never a sleep.
+function bounded (t, p, what, ms = 10000) {
+  let timer = null
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => {
+      const msg = `timed out after ${ms} ms waiting for ${what}`
+      t.fail(msg)
+      reject(new Error(msg))
+    }, ms)
+  })
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
+}
+
+// A peer with real cores in its own corestore (so what it advertises can be downloaded) that speaks the
+// multifeed channel by hand on the same stream.
+async function handPeer (t, m, { isInitiator, feeds }) {
+  const peer = await rawPeer(t, m.key, { isInitiator })
+  const s = m.replicate(!isInitiator)
+  s.errors = []
+  s.on('error', (err) => s.errors.push(err))
+  s.pipe(peer.stream).pipe(s)
+  await peer.ready
+  peer.cores = []
+  for (let i = 0; i < feeds; i++) {
+    const core = peer.store.get({ name: 'peer-' + i, valueEncoding: 'utf-8' })
+    await core.append('peer block ' + i)
+    peer.cores.push(core)
+  }
+  peer.entries = peer.cores.map((core) => ({ key: core.key, length: core.length }))
+  peer.salt = caps.connectionSalt(m.key, peer.muxer.stream.handshakeHash)
+  peer.elements = peer.entries.map((e) => caps.element(peer.salt, e.key, e.length))
+  const digest = new caps.SetDigest(peer.salt)
+  for (const el of peer.elements) digest.toggle(el)
+  peer.summary = { count: peer.entries.length, digest: digest.digest }
+  let read = 0
+  peer.next = (what) => bounded(t, (async () => {
+    while (read >= peer.received.length) await once(peer.events, 'message')
+    return peer.received[read++]
+  })(), what)
+  peer.s = s
+  peer.theirs = m.list() // what the multifeed shares (no filter) before any of the peer's feeds arrive
+  peer.ex = () => m.connections.find((ex) => ex.stream === s)
+  return peer
+}
+
+// The multifeed's elements on this connection, as the test (not the peer) knows them.
+function elementsOf (m, salt) {
+  return m.list().map((f) => caps.element(salt, f.key, f.length))
+}
+
+async function readList (peer, what) {
+  const entries = []
+  for (;;) {
+    const msg = await peer.next(what)
+    if (msg.type !== 1) throw new Error(`expected feeds while reading ${what}, got message type ${msg.type}`)
+    const f = messages.decode(messages.feeds, msg.buf, 'feeds')
+    for (const e of f.entries) entries.push(e)
+    if (f.last) return entries
+  }
+}
+
+function sendList (peer) {
+  peer.send(1, messages.encode(messages.feeds, { last: true, entries: peer.entries }))
+}
+
+// After the fallback: the lists crossed, and now the feeds must cross too, data included.
+async function checkConverged (t, m, peer, listFromM) {
+  const hex = (k) => b4a.toString(k, 'hex')
+  const ex = peer.ex()
+  t.ok(ex, 'the exchange is still up')
+  await bounded(t, new Promise((resolve) => { if (ex.phase === 'live') resolve(); else m.once('exchange', resolve) }), 'the exchange to go live')
+  t.is(ex.phase, 'live')
+  t.is(ex.mode, 'sketch-fallback', 'the exchange reports the fallback')
+  t.alike(listFromM.map((e) => hex(e.key) + ':' + e.length).sort(), peer.theirs.map((f) => hex(f.key) + ':' + f.length).sort(), 'the peer got the multifeed\'s whole list')
+  await bounded(t, m.synced(), 'the multifeed to download the peer\'s feeds')
+  t.is(m.list().length, peer.theirs.length + peer.cores.length)
+  for (const [i, core] of peer.cores.entries()) {
+    const copy = m.feed(core.key)
+    t.ok(copy, `the multifeed added peer feed ${i}`)
+    t.is(copy && b4a.toString(await bounded(t, copy.get(0), 'a peer block')), 'peer block ' + i)
+  }
+  for (const e of listFromM) {
+    const core = peer.store.get({ key: e.key, valueEncoding: 'utf-8' })
+    t.is(await bounded(t, core.get(0), 'a block of the multifeed'), 'block', 'the peer downloaded the multifeed\'s feed')
+    await core.close()
+  }
+  t.alike(peer.s.errors, [], 'no error on the stream')
+}
+
+test('fallback, forced: symbols that lie (they decode, to a difference that fails the digest check)', async (t) => {
+  const key = crypto.randomBytes(32)
+  const m = await seeded(t, key, 6, null)
+  const peer = await handPeer(t, m, { isInitiator: true, feeds: 6 })
+  peer.send(0, messages.encode(messages.summary, peer.summary))
+  const first = await peer.next('the multifeed\'s summary')
+  t.is(first.type, 0)
+  const theirs = messages.decode(messages.summary, first.buf, 'summary')
+  t.is(theirs.count, 6)
+  // the symbols of our set plus one feed the summary does not have
+  const enc = new riblt.Encoder({ salt: peer.salt })
+  for (const el of peer.elements) enc.add(el)
+  enc.add(caps.element(peer.salt, crypto.randomBytes(32), 1))
+  // enough of them that the multifeed's decoder completes (checked on a decoder seeded like the multifeed's)
+  const mirror = new riblt.Decoder({ salt: peer.salt })
+  for (const el of elementsOf(m, peer.salt)) mirror.add(el)
+  const symbols = []
+  while (!mirror.decoded()) {
+    const more = enc.produce(8)
+    for (const s of more) symbols.push(s)
+    mirror.addSymbols(more)
+    t.absent(mirror.failed(), 'the mirror decoder did not fail')
+    if (symbols.length > 1000) throw new Error('the mirror never decoded')
+  }
+  t.is(mirror.remoteOnly().length, 7, 'the lie decodes: 6 real remote-only elements and the phantom')
+  peer.send(2, b4a.from(c.encode(symbolsCodec, symbols)))
+  const answer = await peer.next('the multifeed\'s answer to the symbols')
+  t.is(answer.type, 3, 'no diff: the decoded difference fails the check')
+  if (answer.type === 3) t.alike(messages.decode(messages.more, answer.buf, 'more'), { fallback: true }, 'it falls back')
+  const list = await readList(peer, 'the multifeed\'s list after the fallback')
+  sendList(peer)
+  await checkConverged(t, m, peer, list)
+})
+
+test('fallback, forced: symbols that never decode, until the responder\'s budget runs out', async (t) => {
+  const key = crypto.randomBytes(32)
+  const m = await seeded(t, key, 6, null)
+  const peer = await handPeer(t, m, { isInitiator: true, feeds: 6 })
+  peer.send(0, messages.encode(messages.summary, peer.summary))
+  const first = await peer.next('the multifeed\'s summary')
+  t.is(first.type, 0)
+  // symbols of our set plus a thousand elements the summary does not count: no decoder gets anywhere with 24
+  const enc = new riblt.Encoder({ salt: peer.salt })
+  for (const el of peer.elements) enc.add(el)
+  for (let i = 0; i < 1000; i++) enc.add(caps.element(peer.salt, crypto.randomBytes(32), 1))
+  const mirror = new riblt.Decoder({ salt: peer.salt })
+  for (const el of elementsOf(m, peer.salt)) mirror.add(el)
+  const budget = (6 + 6) * ENTRY_BYTES / SYMBOL_BYTES // 20.4 symbols
+  const batches = []
+  let answer = null
+  for (;;) {
+    const n = batches.length === 0 ? 8 : Math.max(8, Math.ceil(enc.produced * 0.25)) // PROTOCOL.md's schedule
+    const batch = enc.produce(n)
+    mirror.addSymbols(batch)
+    t.absent(mirror.decoded() || mirror.failed(), `batch ${batches.length + 1}: a decoder seeded like the multifeed's neither decodes nor fails`)
+    batches.push(n)
+    peer.send(2, b4a.from(c.encode(symbolsCodec, batch)))
+    const msg = await peer.next('the multifeed\'s answer to batch ' + batches.length)
+    t.is(msg.type, 3, 'a more message')
+    answer = messages.decode(messages.more, msg.buf, 'more')
+    if (answer.fallback || batches.length > 10) break
+  }
+  t.ok(answer.fallback, 'the multifeed fell back')
+  t.alike(batches, [8, 8, 8], 'it asked for more while within its budget and fell back at the first batch beyond it')
+  t.ok(enc.produced > budget && enc.produced - 8 <= budget, `${enc.produced} symbols > (a + b) x 34 / 20 = ${budget}`)
+  const list = await readList(peer, 'the multifeed\'s list after the fallback')
+  sendList(peer)
+  await checkConverged(t, m, peer, list)
+})
+
+test('fallback, forced: the multifeed encodes and the peer\'s decoder gives up', async (t) => {
+  const key = crypto.randomBytes(32)
+  const m = await seeded(t, key, 6, null)
+  const peer = await handPeer(t, m, { isInitiator: false, feeds: 6 })
+  peer.send(0, messages.encode(messages.summary, peer.summary))
+  const first = await peer.next('the multifeed\'s summary')
+  t.is(first.type, 0)
+  const symbols = await peer.next('the multifeed\'s first symbols')
+  t.is(symbols.type, 2, 'the multifeed, initiator, sends symbols')
+  t.is(c.decode(symbolsCodec, symbols.buf).length, 8, 'the first batch: max(8, 3 x |a - b|)')
+  peer.send(3, messages.encode(messages.more, { fallback: true }))
+  sendList(peer)
+  const list = await readList(peer, 'the multifeed\'s list after our fallback')
+  await checkConverged(t, m, peer, list)
+})

@@ -103,7 +103,9 @@ test('removing a local writer needs allowWriter', async (t) => {
   await t.exception(() => m.remove(w.key), /ERR_FEED_NOT_FOUND/)
   await t.exception(() => m.remove('zz'), /ERR_INVALID_KEY/)
   const again = await m.writer('mine')
-  t.alike(again.key, w.key, 'the same name derives the same key again')
+  t.unlike(again.key, w.key, 'the name moves on to a new key: the old one\'s blocks were cleared')
+  await again.append('y')
+  t.alike(m.list().map((f) => [f.name, f.length]), [['mine', 1]], 'and the new writer is usable')
 })
 
 test('removing a feed being waited for does not leave synced() hanging', async (t) => {

@@ -6,6 +6,22 @@ const crypto = require('hypercore-crypto')
 const Corestore = require('corestore')
 const { create, pipe, once, until, Multifeed } = require('./helpers.js')
 
+// A wait with a bound: past it, a failed assertion that names what was awaited (and an error, which ends
+// the test file), instead of a test that times out saying nothing. A failure bound, never a sleep.
+function bounded (t, p, what, ms = 10000) {
+  let timer = null
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => {
+      const msg = `timed out after ${ms} ms waiting for ${what}`
+      t.fail(msg)
+      reject(new Error(msg))
+    }, ms)
+  })
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
+}
+
+const hex = (key) => b4a.toString(key, 'hex')
+
 async function pair (t, optsA = {}, optsB = {}) {
   const key = crypto.randomBytes(32)
   const a = await create(t, { key, valueEncoding: 'utf-8', ...optsA })
@@ -130,6 +146,73 @@ test('share and accept are honoured', async (t) => {
   t.is(rejected.length, 1)
 })
 
+test('share holds for live announcements: a feed added or grown after the exchange and not shared is never announced', async (t) => {
+  const key = crypto.randomBytes(32)
+  const shareCalls = []
+  const a = await create(t, {
+    key,
+    valueEncoding: 'utf-8',
+    share: (info) => {
+      shareCalls.push(info.name)
+      return info.name === null || !info.name.startsWith('private')
+    }
+  })
+  const b = await create(t, { key, valueEncoding: 'utf-8' })
+  const early = await a.writer('private-early')
+  await early.append('p0')
+  const [s1, s2] = pipe(a, b)
+  await bounded(t, Promise.all([once(s1, 'remote-feeds'), once(s2, 'remote-feeds')]), 'the first exchange')
+  t.is(b.list().length, 0, 'first contact: the private feed is not in the list')
+  t.is(a.connections[0].phase, 'live', 'the exchange is live before anything below happens')
+
+  // after the exchange: a new private feed, growth of the old private feed, then a new shared feed. a's
+  // announcements go out in this order on one channel, and b processes them in order: once b has the
+  // shared feed, it has processed any announcement of the private ones.
+  const late = await a.writer('private-late')
+  await late.append('p1')
+  await early.append('p0 grown')
+  const callsBefore = shareCalls.length
+  const pub = await a.writer('public')
+  await pub.append('shared')
+  await bounded(t, until(b, ['feed'], () => b.list().some((f) => b4a.equals(f.key, pub.key))), 'b to learn of the shared feed announced live')
+  t.ok(shareCalls.slice(0, callsBefore).includes('private-late'), 'the share filter was asked about the late private feed')
+  t.ok(shareCalls.slice(0, callsBefore).filter((n) => n === 'private-early').length >= 2, 'and about the private feed that grew (first contact, then live)')
+  t.is(await bounded(t, b.feed(pub.key).get(0), 'the shared block'), 'shared', 'the shared feed replicates')
+  t.alike(b.list().map((f) => hex(f.key)), [hex(pub.key)], 'b holds only the shared feed')
+  const remote = b.connections[0].remote
+  t.absent(remote.has(hex(late.key)), 'the late private feed was never announced')
+  t.absent(remote.has(hex(early.key)), 'the grown private feed was never announced')
+  t.is(b.feed(late.key), undefined)
+  t.is(b.feed(early.key), undefined)
+})
+
+test('accept holds for live announcements: a feed announced after the exchange and refused is not added', async (t) => {
+  const key = crypto.randomBytes(32)
+  const a = await create(t, { key, valueEncoding: 'utf-8' })
+  const refused = new Set()
+  const asked = []
+  const b = await create(t, {
+    key,
+    valueEncoding: 'utf-8',
+    accept: (info) => {
+      asked.push(hex(info.key))
+      return !refused.has(hex(info.key))
+    }
+  })
+  const [s1, s2] = pipe(a, b)
+  await bounded(t, Promise.all([once(s1, 'remote-feeds'), once(s2, 'remote-feeds')]), 'the first exchange')
+  const unwanted = await a.writer('unwanted') // refused: b's filter knows its key before it is announced
+  refused.add(hex(unwanted.key))
+  await unwanted.append('u')
+  const wanted = await a.writer('wanted')
+  await wanted.append('w')
+  await bounded(t, until(b, ['feed'], () => b.list().some((f) => b4a.equals(f.key, wanted.key))), 'b to add the accepted feed announced live')
+  t.ok(asked.includes(hex(unwanted.key)), 'the accept filter was asked about the refused feed')
+  t.ok(b.connections[0].remote.has(hex(unwanted.key)), 'it was announced')
+  t.is(b.feed(unwanted.key), undefined, 'and not added')
+  t.alike(b.list().map((f) => hex(f.key)), [hex(wanted.key)])
+})
+
 test('replicate() before ready() works', async (t) => {
   const dir1 = await t.tmp()
   const dir2 = await t.tmp()
@@ -179,6 +262,9 @@ test('a multifeed the remote lacks on a shared connection is no error', async (t
   const store2 = new Corestore(await t.tmp())
   t.teardown(() => Promise.all([store1.close(), store2.close()]), { order: 2 })
   const only = await create(t, { key: crypto.randomBytes(32) }, store1)
+  const closes = []
+  only.on('exchange-close', (ex, err) => closes.push(err))
+  only.on('channel-error', (err) => closes.push(err))
   await only.writer('w')
   const s1 = store1.replicate(true)
   const s2 = store2.replicate(false)
@@ -192,7 +278,12 @@ test('a multifeed the remote lacks on a shared connection is no error', async (t
   const remote = store2.get({ key: core.key })
   t.is((await remote.get(0)).toString(), 'app data still flows')
   t.is(errors.length, 0)
-  t.is(only.connections.length <= 1, true)
+  // the remote rejected the channel: on a shared connection that ends our exchange quietly, no error
+  await bounded(t, until(only, ['exchange-close'], () => only.connections.length === 0), 'the exchange to close after the remote rejected its channel')
+  t.is(only.connections.length, 0, 'no exchange left waiting on the connection')
+  t.is(only.stats().connections, 0)
+  t.absent(s1.destroyed, 'the shared stream stays up')
+  t.alike(closes, [null], 'closed once, without an error')
 })
 
 test('replication between two OS processes over stdin/stdout', async (t) => {
@@ -227,21 +318,54 @@ test('statistics count downloads and uploads in the right direction', async (t) 
   t.is(up.bytesUploaded, 13)
   t.is(up.blocksDownloaded, 0)
   const conn = b.connections[0].stats
-  t.ok(conn.finishedAt >= conn.startedAt, 'the exchange has a start and an end')
+  t.is(typeof conn.startedAt, 'number', 'the exchange has a start')
+  t.is(typeof conn.finishedAt, 'number', 'and an end')
+  t.ok(conn.startedAt > 0 && conn.finishedAt >= conn.startedAt, `in that order: ${conn.startedAt} <= ${conn.finishedAt}`)
   t.is(conn.inSync, false)
 })
 
 test('unreplicate stops one multifeed on a stream and leaves the stream open', async (t) => {
-  const [a, b] = await pair(t)
-  const [s1, s2] = pipe(a, b)
-  await Promise.all([once(s1, 'remote-feeds'), once(s2, 'remote-feeds')])
-  a.unreplicate(s1)
-  t.is(a.connections.length, 0)
-  await until(b, ['exchange-close'], () => b.connections.length === 0)
-  const w = await a.writer('after')
-  await w.append('not sent')
-  t.is(b.list().length, 0, 'nothing announced after unreplicate')
+  // two multifeeds on one connection: x is unreplicated, y goes on and proves what x would have received
+  const store1 = new Corestore(await t.tmp())
+  const store2 = new Corestore(await t.tmp())
+  t.teardown(() => Promise.all([store1.close(), store2.close()]), { order: 2 })
+  const kx = crypto.randomBytes(32)
+  const ky = crypto.randomBytes(32)
+  const ax = await create(t, { key: kx, valueEncoding: 'utf-8' }, store1)
+  const ay = await create(t, { key: ky, valueEncoding: 'utf-8' }, store1)
+  const bx = await create(t, { key: kx, valueEncoding: 'utf-8' }, store2)
+  const by = await create(t, { key: ky, valueEncoding: 'utf-8' }, store2)
+  const wx = await ax.writer('x')
+  const wy = await ay.writer('y')
+  await wx.append('x0')
+  await wy.append('y0')
+  const s1 = store1.replicate(true)
+  const s2 = store2.replicate(false)
+  s1.on('error', () => {})
+  s2.on('error', () => {})
+  s1.pipe(s2).pipe(s1)
+  for (const [m, s] of [[ax, s1], [ay, s1], [bx, s2], [by, s2]]) m.replicate(s)
+  const lengthOf = (m, k) => (m.list().find((f) => b4a.equals(f.key, k)) || { length: 0 }).length
+  await bounded(t, Promise.all([
+    until(bx, ['synced', 'feed'], () => lengthOf(bx, wx.key) === 1 && bx.isSynced()),
+    until(by, ['synced', 'feed'], () => lengthOf(by, wy.key) === 1 && by.isSynced())
+  ]), 'the first sync of both multifeeds')
+
+  ax.unreplicate(s1)
+  t.is(ax.connections.length, 0, 'x stopped its exchange at once')
+  t.is(ay.connections.length, 1, 'y did not')
+  await bounded(t, until(bx, ['exchange-close'], () => bx.connections.length === 0), 'the remote side of x to close')
+
+  // x grows a feed and adds one, then y does: y's messages follow x's on the same connection
+  await wx.append('x1 not sent')
+  const wx2 = await ax.writer('x2')
+  await wx2.append('not announced')
+  await wy.append('y1')
+  await bounded(t, until(by, ['synced', 'feed', 'exchange'], () => lengthOf(by, wy.key) === 2), 'y\'s later block to arrive')
+  t.is(lengthOf(bx, wx.key), 1, 'x\'s block appended after unreplicate did not arrive')
+  t.is(bx.list().length, 1, 'x\'s feed added after unreplicate was not announced')
   t.absent(s1.destroyed, 'the stream stays open')
+  t.absent(s2.destroyed)
 })
 
 test('statistics outlive the connection that made them', async (t) => {
@@ -253,5 +377,5 @@ test('statistics outlive the connection that made them', async (t) => {
   s1.destroy()
   await until(b, ['exchange-close'], () => b.connections.length === 0)
   t.is(b.stats().blocksDownloaded, 1)
-  t.is(b.stats().connections, 0)
+  t.is(b.stats().connections, 1, 'the closed connection still counts')
 })

@@ -32,8 +32,9 @@ declare module 'hypercore' {
     static createProtocolStream(isInitiator: boolean | any, opts?: any): any
     static getProtocolMuxer(stream: any): Protomux
     static discoveryKey(key: Buffer): Buffer
-    key: Buffer | null
-    discoveryKey: Buffer | null
+    // null only on a core opened by name, until ready(); every core the multifeed hands out has them
+    key: Buffer
+    discoveryKey: Buffer
     id: string | null
     keyPair: Hypercore.KeyPair | null
     length: number
@@ -53,6 +54,7 @@ declare module 'hypercore' {
     append(block: any): Promise<{ length: number, byteLength: number }>
     get(index: number, opts?: Hypercore.GetOptions): Promise<any>
     has(start: number, end?: number): Promise<boolean>
+    seek(byteOffset: number, opts?: { wait?: boolean, timeout?: number }): Promise<[number, number]>
     update(opts?: { wait?: boolean }): Promise<boolean>
     download(range?: Hypercore.Range): Hypercore.Download
     createReadStream(opts?: { start?: number, end?: number, live?: boolean }): any

@@ -12,7 +12,7 @@ declare module 'hyperswarm' {
       maxServerConnections?: number
       maxParallel?: number
       firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
-      dht?: HyperDHT
+      dht?: HyperDHT | unknown // a HyperDHT; the swarm's own when absent
       bootstrap?: HyperDHT.Options['bootstrap']
       port?: number
       backoffs?: number[]

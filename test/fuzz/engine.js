@@ -528,7 +528,11 @@ function validHandshake (key, noise) {
 const SCENARIOS = ['silent', 'no-multifeed', 'stall', 'bad-handshake', 'script', 'script', 'script', 'script', 'live-garbage', 'live-garbage', 'walk', 'walk', 'walk', 'walk', 'walk', 'walk', 'honest', 'honest']
 
 class ChannelFuzz {
-  constructor ({ Multifeed, dir, key = crypto.randomBytes(32), timeout = 250, maxFeeds = 5000, writers = 6, poolSize = 24, seed = 1 }) {
+  // `scenarios` narrows the mix (e.g. ['honest']); `staleView` is the chance that an honest peer's sketch side
+  // works from a set that is not the one its summary described (see HonestPeer)
+  constructor ({ Multifeed, dir, key = crypto.randomBytes(32), timeout = 250, maxFeeds = 5000, writers = 6, poolSize = 24, seed = 1, scenarios = SCENARIOS, staleView = 0.2 }) {
+    this.scenarios = scenarios
+    this.staleView = staleView
     this.Multifeed = Multifeed
     this.dir = dir
     this.key = key
@@ -587,7 +591,7 @@ class ChannelFuzz {
     const where = `seed ${this.seed} case ${n}`
     const pre = snapshot(m)
     const allowed = new Set(pre.keys())
-    const scenario = r.pick(SCENARIOS)
+    const scenario = r.pick(this.scenarios)
     this.stats.byScenario[scenario] = (this.stats.byScenario[scenario] || 0) + 1
     const listenersBefore = listenerCounts(m)
     const t0 = Date.now()
@@ -621,7 +625,7 @@ class ChannelFuzz {
         const raw = openChannel(conn, this.key, hs)
         const opened = await race(raw.opened)
         if (opened === true && (scenario === 'walk' || scenario === 'honest')) {
-          const peer = new HonestPeer(r, { key: this.key, conn, raw, ex, m, pool: this.pool, allowed, fault: scenario === 'walk', stats: this.stats })
+          const peer = new HonestPeer(r, { key: this.key, conn, raw, ex, m, pool: this.pool, allowed, fault: scenario === 'walk', stats: this.stats, staleView: this.staleView })
           const res = await race(peer.run())
           if (res === 'hang') outcome = 'hang'
           else if (typeof res === 'object' && res !== null) {
@@ -820,9 +824,16 @@ function plausible (r, { salt, keys, ours, scenario }) {
 // A second, independent implementation of the exchange (PROTOCOL.md) driven by hand: plain lists, sketches in
 // both roles, fallback. With `fault`, one message at a random point of its outgoing sequence is dropped,
 // duplicated, mutated, replaced by random bytes, sent under another type, or preceded by a stray message.
-// Without a fault the run must reach 'live' on both sides and each side must know the other's whole set.
+// Without a fault the run must reach 'live' on both sides, each side must know the other's whole set, and the
+// multifeed's `mode` must be the one the peer saw (a fallback included).
+// The fallback: as decoder the peer gives up at the multifeed's own threshold (symbols x 20 bytes beyond
+// (a + b) x 34) and checks a completed decode against the summary, as PROTOCOL.md says. Sets where every feed
+// differs (the whole union to decode) reach that budget now and then. With `staleView` the peer's sketch
+// side works from a set one element off its summary (a feed grew in between): as encoder its symbols
+// describe a set the summary does not, and the multifeed must fall back; as decoder its own check fails
+// and it falls back. Neither is a fault: the exchange must still converge.
 class HonestPeer {
-  constructor (r, { key, conn, raw, ex, m, pool, allowed, fault, stats }) {
+  constructor (r, { key, conn, raw, ex, m, pool, allowed, fault, stats, staleView = 0 }) {
     this.r = r
     this.key = key
     this.conn = conn
@@ -843,8 +854,11 @@ class HonestPeer {
     const ours = new Map()
     const theirs = m.list()
     const p = r.float()
-    if (p < 0.15) { /* empty */ } else if (p < 0.3) {
+    if (p < 0.15) { /* empty */ } else if (p < 0.27) {
       for (const f of theirs) ours.set(hex(f.key), { key: f.key, length: f.length })
+    } else if (p < 0.42) {
+      // the same feeds, every one at another length: the whole union differs
+      for (const f of theirs) ours.set(hex(f.key), { key: f.key, length: f.length + 1 + r.int(3) })
     } else {
       for (const f of theirs) if (r.bool(0.8)) ours.set(hex(f.key), { key: f.key, length: r.bool(0.8) ? f.length : r.int(3) })
       for (let i = 0, k = r.int(5); i < k; i++) { const key = r.pick(pool); ours.set(hex(key), { key, length: 0 }) }
@@ -859,6 +873,31 @@ class HonestPeer {
       this.digest.toggle(el)
     }
     this.learned = new Map() // what the multifeed told us: hex -> length
+    this.stale = r.bool(staleView)
+    this.fellBack = false
+  }
+
+  // The elements the sketch side works from: our set, or with `stale` that set one element off.
+  sketchElements () {
+    const els = this.local.map((e) => caps.element(this.salt, e.key, e.length))
+    if (!this.stale) return els
+    if (els.length > 0 && this.r.bool()) {
+      const i = this.r.int(els.length)
+      els[i] = caps.element(this.salt, this.local[i].key, this.local[i].length + 1)
+    } else {
+      els.push(caps.element(this.salt, this.r.bytes(32), 1))
+    }
+    return els
+  }
+
+  // PROTOCOL.md: a completed decode must turn our digest into the remote's, and our count into its count.
+  verifyDecoded (dec, summary) {
+    const d = this.digest.copy()
+    const remoteOnly = dec.remoteOnly()
+    const localOnly = dec.localOnly()
+    for (const el of localOnly) d.toggle(el)
+    for (const el of remoteOnly) d.toggle(el)
+    return this.local.length - localOnly.length + remoteOnly.length === summary.count && b4a.equals(d.digest, summary.digest)
   }
 
   send (type, buf) {
@@ -962,7 +1001,7 @@ class HonestPeer {
   // We are the initiator: we send symbols, the multifeed decodes and answers with more or a diff.
   async encodeSide (summary) {
     const enc = new riblt.Encoder({ salt: this.salt })
-    for (const e of this.local) enc.add(caps.element(this.salt, e.key, e.length))
+    for (const el of this.sketchElements()) enc.add(el)
     const batch = (n) => this.send(2, b4a.from(c.encode(symbolsCodec, enc.produce(Math.min(n, messages.LIMITS.maxSymbolsPerMessage)))))
     batch(Math.max(8, Math.ceil(1.5 * 2 * Math.abs(this.local.length - summary.count))))
     const shorts = []
@@ -974,6 +1013,7 @@ class HonestPeer {
         const more = this.decodeFrom(3, msg.buf)
         if (more === null) return false
         if (more.fallback) {
+          this.fellBack = true
           this.sendList()
           return this.readListUntilLast()
         }
@@ -1010,15 +1050,20 @@ class HonestPeer {
   // The multifeed is the initiator: it sends symbols, we decode, then send the diff and read its answer.
   async decodeSide (summary) {
     const dec = new riblt.Decoder({ salt: this.salt })
-    for (const e of this.local) dec.add(caps.element(this.salt, e.key, e.length))
+    for (const el of this.sketchElements()) dec.add(el)
+    const budget = (this.local.length + summary.count) * 34 // the multifeed's own threshold, PROTOCOL.md
     for (;;) {
       const msg = await this.next()
       if (msg === null) return false
       if (msg.type !== 2) { this.violations.push(`expected symbols, got type ${msg.type}`); return false }
       const symbols = this.decodeFrom(2, msg.buf)
       if (symbols === null) return false
-      if (dec.addSymbols(symbols)) break
-      if (dec.failed() || dec.received > 20 * (this.local.length + summary.count) + 64) {
+      const decoded = dec.addSymbols(symbols)
+      const verified = decoded && this.verifyDecoded(dec, summary)
+      if (verified) break
+      if (decoded && !this.stale) this.violations.push('the multifeed\'s symbols decode to a difference that does not match its summary')
+      if (decoded || dec.failed() || dec.received * 20 > budget) {
+        this.fellBack = true
         this.send(3, messages.encode(messages.more, { fallback: true }))
         // the multifeed may have sent more symbols before it saw the fallback: skip them
         this.sendList()
@@ -1067,6 +1112,13 @@ class HonestPeer {
       // an honest run: the multifeed must be live, and we must know its whole set
       if (this.ex.phase !== 'live' && this.ex.phase !== 'closed') v.push(`honest ${mode} exchange left the multifeed in phase ${this.ex.phase}`)
       if (this.ex.phase === 'closed') v.push(`honest ${mode} exchange closed: ${this.ex.error && this.ex.error.message}`)
+      const expected = mode === 'sketch' && this.fellBack ? 'sketch-fallback' : mode
+      if (this.ex.mode !== expected) v.push(`honest ${mode} exchange: the multifeed reports mode ${this.ex.mode}, the peer saw ${expected}`)
+      if (this.fellBack) {
+        const role = this.isInitiator ? 'peer-encodes' : 'peer-decodes'
+        this.stats.fallbacks = this.stats.fallbacks || {}
+        this.stats.fallbacks[role] = (this.stats.fallbacks[role] || 0) + 1
+      }
       const mine = new Map(this.local.map((e) => [hex(e.key), e.length]))
       for (const [k, len] of theirSet) {
         const got = this.learned.has(k) ? this.learned.get(k) : mine.get(k)

@@ -1,0 +1,82 @@
+// The one place that reaches past hypercore's and corestore's public API: replicator attachment, the
+// peer of a core on one connection, and corestore's per-stream set-up. An upstream change shows up here
+// (and in the suite CI also runs against the newest hypercore 11), not across the library.
+import Hypercore from 'hypercore'
+import type Corestore from 'corestore'
+import type Protomux from 'protomux'
+
+export const HYPERCORE_PROTOCOL = 'hypercore/alpha'
+
+export function protocolMuxer(stream: unknown): Protomux {
+  return Hypercore.getProtocolMuxer(stream)
+}
+
+function replicatorOf(core: Hypercore): Hypercore.Replicator | null {
+  return core.core?.replicator ?? null
+}
+
+export function isAttached(core: Hypercore, muxer: Protomux): boolean {
+  return replicatorOf(core)?.attached(muxer) ?? false
+}
+
+// Opens the core's Hypercore channel on this connection (once the stream is open).
+export function attach(core: Hypercore, muxer: Protomux): void {
+  replicatorOf(core)?.attachTo(muxer)
+}
+
+// Closes the core's channel on this connection and stops corestore from opening it there again.
+export function detach(core: Hypercore, muxer: Protomux): void {
+  replicatorOf(core)?.detachFrom(muxer)
+}
+
+// The remote's side of this core on one connection, or null when it has no channel for it there.
+export function peerOn(core: Hypercore, muxer: Protomux): Hypercore.Peer | null {
+  for (const peer of core.peers) if (peer.protomux === muxer) return peer
+  return null
+}
+
+// corestore.replicate(stream) adds a stream record and a 'close' listener, replaces the catch-all
+// pairing and walks every core it holds, each time it is called: do it once per store and connection,
+// however many multifeeds of that store share the connection or how often one is replicated again.
+const REPLICATED = Symbol('hyper-multifeed replicated stores')
+
+export function replicateStore(store: Corestore, isInitiator: boolean | unknown, opts: Record<string, unknown>): unknown {
+  const root = store.root ?? store
+  const given = isInitiator as { noiseStream?: unknown, userData?: unknown } | null
+  const noise = (given?.noiseStream ?? given) as { userData?: Protomux & { [REPLICATED]?: WeakSet<Corestore> } } | null
+  const existing = typeof isInitiator === 'boolean' ? null : noise?.userData
+  if (existing?.[REPLICATED]?.has(root)) return isInitiator
+  const stream = store.replicate(isInitiator, opts)
+  const muxer = protocolMuxer(stream) as Protomux & { [REPLICATED]?: WeakSet<Corestore> }
+  if (!muxer[REPLICATED]) muxer[REPLICATED] = new WeakSet()
+  muxer[REPLICATED].add(root)
+  return stream
+}
+
+// Channels of the Hypercore protocol on a connection, with the key of the core each serves.
+export function* coreChannels(muxer: Protomux): Generator<{ channel: Protomux.Channel, key: Buffer | null }> {
+  for (const channel of [...(muxer as unknown as Iterable<Protomux.Channel>)]) {
+    if (channel.protocol !== HYPERCORE_PROTOCOL) continue
+    yield { channel, key: channel.userData?.core?.key ?? null }
+  }
+}
+
+// Ends a replication stream the way a finished peer should: the Noise stream's end reaches the remote,
+// which ends too, and both close without an error. Destroyed after `ms` if the remote never ends.
+export function endGracefully(stream: any, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed) return resolve()
+    const timer = setTimeout(() => stream.destroy(), ms)
+    stream.once('close', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    const noise = stream.noiseStream ?? stream
+    noise.end()
+  })
+}
+
+export function hasCoreChannels(muxer: Protomux): boolean {
+  for (const { channel } of coreChannels(muxer)) if (!channel.closed) return true
+  return false
+}
