@@ -7,7 +7,7 @@ import { parseHostPort } from './args'
 import { openExisting } from './storage'
 import { keyId, shortId } from './keys'
 import { Follower } from './follow'
-import { DoneChannel } from './done'
+import type { FeedExchange } from '../lib/exchange'
 import { Meter } from './progress'
 import { createNetworker, HostPort } from './modules'
 
@@ -76,17 +76,15 @@ export const swarm: Command = {
     // without a reachable DHT, leaving the topic never finishes: give it a moment, then exit regardless
     ctx.defer(() => Promise.race([networker.destroy(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]))
     networker.on('error', (err: Error) => out.line(`network error: ${(err.message || String(err)).split('\n')[0]}`))
-    // another `multifeed` on the connection tells us when it has all of ours: then the two are in sync
-    networker.on('connection', (conn: unknown) => {
-      // it lets go of the connection when the connection closes
-      new DoneChannel(m, conn, (ex, last) => {
-        out.line(`in sync with a peer: ${m.size} feed${m.size === 1 ? '' : 's'}`)
-        if (last) return settle?.()
-        // our done was the final message: give it until the connection closes (or a moment) to leave
-        const closing = conn as { once(event: 'close', fn: () => void): void }
-        closing.once('close', () => settle?.())
-        setTimeout(() => settle?.(), DONE_GRACE).unref()
-      })
+    // the peer says `done` once it has all of ours (protocol 2.1): an exchange settled both ways is in sync
+    const inSync = new WeakSet<FeedExchange>()
+    m.on('exchange', (ex: FeedExchange) => {
+      if (!ex.settled || inSync.has(ex)) return
+      inSync.add(ex)
+      out.line(`in sync with a peer: ${m.size} feed${m.size === 1 ? '' : 's'}`)
+      // our done may have been the final message: give it until the connection closes (or a moment) to leave
+      ex.stream.once('close', () => settle?.())
+      setTimeout(() => settle?.(), DONE_GRACE).unref()
     })
     out.setStatus(() => meter.status(`${peers} peer${peers === 1 ? '' : 's'}, `))
     out.line(`swarming multifeed ${keyId(m.key!)} on ${bootstrap.length > 0 ? 'the DHT at ' + bootstrap.map((b) => `${b.host}:${b.port}`).join(', ') : 'the public DHT'} (${m.size} feed${m.size === 1 ? '' : 's'}; Ctrl-C to stop)`)

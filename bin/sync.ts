@@ -1,6 +1,6 @@
 // `multifeed sync`: replicate with one other process over TCP until both sides hold everything the other
-// advertised, then exit. A side ends the connection once `done` went both ways on the DoneChannel (so
-// neither leaves while the other is still downloading from it).
+// advertised, then exit. One-shot, the replication is finite (`live: false`): the library ends the
+// stream once both sides said `done`, so neither leaves while the other is still downloading from it.
 import net from 'net'
 import type Hypercore from 'hypercore'
 import type { Multifeed } from '../lib/multifeed'
@@ -9,10 +9,7 @@ import { Command, Context, str, flag } from './command'
 import { UsageError, CliError, netError } from './errors'
 import { parseHostPort } from './args'
 import { openExisting, hex } from './storage'
-import { DoneChannel } from './done'
 import { Meter, formatBytes, formatDuration } from './progress'
-
-const CLOSE_GRACE = 3000
 
 export const sync: Command = {
   name: 'sync',
@@ -197,7 +194,7 @@ class SyncSession {
     const m = this.m
     const out = this.ctx.out
     socket.setNoDelay(true)
-    const stream = m.replicate(isInitiator)
+    const stream = m.replicate(isInitiator, { live: this.live })
     const exchange = m.connections.find((ex) => ex.stream === stream)
     let resolveClosed: () => void = () => {}
     let resolveHandshake: (ok: boolean) => void = () => {}
@@ -270,26 +267,17 @@ class SyncSession {
     return peer
   }
 
-  // Marks the peer synced once both sides hold what the other advertised and, one-shot, ends the connection
-  // then. Both sides say `done` on the DoneChannel (done.ts); the side that received the final done ends
-  // its half, the other waits for that end (or the grace). This is the one place to change for a
-  // replication stream that ends by itself once synced. Returns what to undo when the connection closes.
+  // Marks the peer synced once both sides hold what the other advertised (the exchange is settled: `done`
+  // went both ways). One-shot, the finite stream then ends by itself. Returns what to undo on close.
   private endWhenSynced(peer: Peer): { destroy(): void } {
     const m = this.m
-    const stream = peer.stream
-    return new DoneChannel(m, stream, (_ex, last) => {
+    const check = (ex: FeedExchange): void => {
+      if (ex.stream !== peer.stream || !ex.settled || peer.synced) return
       peer.synced = true
-      if (this.live) {
-        this.ctx.out.line(`in sync with ${peer.label}: ${m.size} feed${m.size === 1 ? '' : 's'}`)
-        return
-      }
-      if (last) {
-        const noise = stream.noiseStream
-        if (noise && typeof noise.end === 'function') noise.end()
-        else stream.end()
-      }
-      setTimeout(() => stream.destroy(), CLOSE_GRACE).unref()
-    })
+      if (this.live) this.ctx.out.line(`in sync with ${peer.label}: ${m.size} feed${m.size === 1 ? '' : 's'}`)
+    }
+    m.on('exchange', check)
+    return { destroy: () => m.off('exchange', check) }
   }
 
   async destroy(): Promise<void> {

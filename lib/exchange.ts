@@ -125,6 +125,11 @@ export class FeedExchange implements Routed {
     return this.mode === 'in-sync'
   }
 
+  // both sides said `done`: each has everything the other advertised in the exchange (protocol 2.1)
+  get settled(): boolean {
+    return this.sentDone && this.receivedDone
+  }
+
   get isInitiator(): boolean {
     return !!this.muxer.stream.isInitiator
   }
@@ -236,7 +241,7 @@ export class FeedExchange implements Routed {
       try {
         diff = m.decode(m.diff, buf, 'diff')
       } catch (err) {
-        return this.fail(err as MultifeedError)
+        return this.enqueue(() => { throw err }) // in order: what came before it is still processed
       }
     }
     const n = type === 1 ? peekUint(buf, 1) : diff !== null ? diff.full.length : 0
@@ -502,6 +507,7 @@ export class FeedExchange implements Routed {
     if (this.receivedDone) throw BAD_MESSAGE('second done')
     this.receivedDone = true
     this.maybeEnd()
+    this.host.exchangeUpdated(this)
   }
 
   // Finite replication ends when both sides have everything the other advertised.

@@ -108,7 +108,7 @@ export class FeedIndex {
     return await this.core.getUserData('key')
   }
 
-  async setKey(key: Buffer): Promise<void> {
+  async setKey(key: Buffer | null): Promise<void> {
     await this.core.setUserData('key', key)
   }
 

@@ -63,6 +63,7 @@ export function* coreChannels(muxer: Protomux): Generator<{ channel: Protomux.Ch
 
 // Ends a replication stream the way a finished peer should: the Noise stream's end reaches the remote,
 // which ends too, and both close without an error. Destroyed after `ms` if the remote never ends.
+// Messages a corked muxer still holds go out first: ending under a cork would drop them.
 export function endGracefully(stream: any, ms: number): Promise<void> {
   return new Promise((resolve) => {
     if (stream.destroyed) return resolve()
@@ -72,7 +73,12 @@ export function endGracefully(stream: any, ms: number): Promise<void> {
       resolve()
     })
     const noise = stream.noiseStream ?? stream
-    noise.end()
+    const muxer = noise.userData as { corked?: number } | null
+    const end = (): void => {
+      if (muxer && (muxer.corked ?? 0) > 0 && !stream.destroyed) setImmediate(end)
+      else noise.end()
+    }
+    end()
   })
 }
 

@@ -36,6 +36,7 @@ export interface MultifeedOptions {
   maxFeeds?: number
   maxDownloads?: number
   timeout?: number
+  storeKey?: boolean // false: the shared key is never written to disk; every open must pass it
 }
 
 export interface RemoveOptions {
@@ -99,6 +100,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   private readonly shareFilter: FeedFilter | null
   private readonly acceptFilter: FeedFilter | null
   private readonly timeout: number
+  private readonly storeKey: boolean
   private slot: Corestore | null = null
   private index: FeedIndex | null = null
   private readonly records = new Map<string, FeedRecord>()
@@ -126,6 +128,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     this.maxDownloads = opts.maxDownloads ?? DEFAULT_MAX_DOWNLOADS
     if (!Number.isSafeInteger(this.maxDownloads) || this.maxDownloads < 1) throw errors.INVALID_ARGUMENT('maxDownloads must be a positive integer')
     this.timeout = opts.timeout ?? DEFAULT_TIMEOUT
+    this.storeKey = opts.storeKey !== false
+    if (!this.storeKey && this.key === null) throw errors.INVALID_ARGUMENT('storeKey: false needs the key: it cannot be found on disk')
     this.valueEncoding = opts.valueEncoding
     this.shareFilter = opts.share ?? null
     this.acceptFilter = opts.accept ?? null
@@ -148,7 +152,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     try {
       await this.openIndex()
     } catch (err) {
-      // a failed open releases what it took, so the caller can retry or fix the storage
+      // a failed open releases what it took: this instance stays closed (ready-resource), but a new
+      // Multifeed on the same storage can open it once the cause is fixed
       await this.releaseStorage().catch(safetyCatch)
       throw err
     }
@@ -166,13 +171,15 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       await pointer.ready()
       let stored = await pointer.getKey()
       if (stored !== null && stored.byteLength !== 32) throw errors.STORAGE_CORRUPT('the stored multifeed key is not 32 bytes')
-      if (stored === null) {
+      if (!this.storeKey) {
+        if (stored !== null && b4a.equals(stored, this.key!)) await pointer.setKey(null) // a copy from an earlier open
+      } else if (stored === null) {
         stored = this.key ?? crypto.randomBytes(32)
         await pointer.setKey(stored)
       }
       if (this.key === null) {
-        this.key = stored
-        this.discoveryKey = crypto.discoveryKey(stored)
+        this.key = stored!
+        this.discoveryKey = crypto.discoveryKey(stored!)
       }
     } finally {
       await pointer.close()
@@ -180,9 +187,11 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     this.slot = this.store.namespace(toHex(this.discoveryKey!))
     this.index = new FeedIndex(this.slot.get({ name: 'index', active: false }))
     await this.index.ready()
+    // the index lives under the key's discovery key, so only that key's multifeed finds it
     const stored = await this.index.getKey()
-    if (stored === null) await this.index.setKey(this.key!)
-    else if (!b4a.equals(stored, this.key!)) throw errors.STORAGE_CORRUPT('the index belongs to another multifeed')
+    if (stored !== null && !b4a.equals(stored, this.key!)) throw errors.STORAGE_CORRUPT('the index belongs to another multifeed')
+    if (stored === null && this.storeKey) await this.index.setKey(this.key!)
+    else if (stored !== null && !this.storeKey) await this.index.setKey(null)
 
     const { feeds, blocked, clean } = await this.index.load()
     for (const key of blocked) this.blocked.add(toHex(key))
@@ -806,7 +815,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       const hex = toHex(entry.key)
       if (this.records.has(hex) || this.creatingFeeds.has(hex) || this.blocked.has(hex) || seen.has(hex)) continue
       if (this.records.size + fresh.length >= this.maxFeeds) throw errors.TOO_MANY_FEEDS(this.maxFeeds, this.records.size + fresh.length + 1)
-      if (this.acceptFilter !== null && !(await this.acceptFilter({ key: entry.key, name: null, writable: false, length: 0 }))) continue
+      // `length`: what the remote advertised (we have none of it yet)
+      if (this.acceptFilter !== null && !(await this.acceptFilter({ key: entry.key, name: null, writable: false, length: entry.length }))) continue
       seen.add(hex)
       fresh.push(newRecord(b4a.from(entry.key) as Buffer, null, false, 0))
     }

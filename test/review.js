@@ -240,3 +240,109 @@ test('statistics: each counter as README defines it, over two connections one af
 })
 
 const Multifeed = require('..')
+
+// A plain corestore peer that knows one feed's key (a mirror, a seeder) reads it from a multifeed peer.
+async function plainPeerReads (t, { hold, shared }) {
+  const m = await create(t, { valueEncoding: 'utf-8' })
+  const w = await m.writer('w')
+  await w.append('hello')
+  if (!hold) await w.close()
+  const store = new Corestore(await t.tmp())
+  t.teardown(() => store.close(), { order: 2 })
+  let s1
+  if (shared) {
+    const own = new Corestore(await t.tmp())
+    t.teardown(() => own.close(), { order: 2 })
+    s1 = own.replicate(true)
+    m.replicate(s1)
+  } else {
+    s1 = m.replicate(true)
+  }
+  const s2 = store.replicate(false)
+  const errors = []
+  s1.on('error', (err) => errors.push(err))
+  s2.on('error', (err) => errors.push(err))
+  s1.pipe(s2).pipe(s1)
+  const core = store.get({ key: w.key, valueEncoding: 'utf-8' })
+  t.is(await bounded(t, core.get(0), 'the block from the multifeed peer'), 'hello')
+  t.alike(errors, [], 'the stream stays up: the peer is a reader, not a wrong key')
+  s1.destroy()
+}
+
+test('a plain corestore peer reads a held writer over replicate(bool)', (t) => plainPeerReads(t, { hold: true, shared: false }))
+test('a plain corestore peer reads a closed writer over replicate(bool)', (t) => plainPeerReads(t, { hold: false, shared: false }))
+test('a plain corestore peer reads a feed over a shared connection', (t) => plainPeerReads(t, { hold: false, shared: true }))
+
+test('a plain corestore peer that fetches nothing still ends a replicate(bool) stream with ERR_KEY_MISMATCH', async (t) => {
+  const m = await create(t, { timeout: 300 })
+  const store = new Corestore(await t.tmp())
+  t.teardown(() => store.close(), { order: 2 })
+  const s1 = m.replicate(true)
+  const s2 = store.replicate(false)
+  s2.on('error', () => {})
+  const failed = new Promise((resolve) => s1.once('error', resolve))
+  s1.pipe(s2).pipe(s1)
+  const err = await bounded(t, failed, 'the stream to fail', 5000)
+  t.is(err && err.code, 'ERR_KEY_MISMATCH')
+})
+
+test('accept(info) sees the length the remote advertised', async (t) => {
+  const key = crypto.randomBytes(32)
+  const a = await create(t, { key })
+  const seen = []
+  const b = await create(t, { key, accept: (info) => { seen.push(info); return true } })
+  const w = await a.writer('w')
+  await w.append(['1', '2', '3'])
+  pipe(a, b)
+  await until(t, b, ['synced'], () => b.list().length === 1 && b.isSynced())
+  t.alike(seen.map((i) => [i.length, i.writable, i.name]), [[3, false, null]])
+})
+
+test('keys are accepted as Buffer, hex and z-base-32', async (t) => {
+  const idEncoding = require('hypercore-id-encoding')
+  const m = await create(t)
+  const w = await m.writer('w')
+  t.is(m.feed(w.key), w)
+  t.is(m.feed(w.key.toString('hex')), w)
+  t.is(m.feed(idEncoding.encode(w.key)), w)
+  const other = await create(t, { key: idEncoding.encode(m.key) })
+  t.alike(other.key, m.key)
+  t.exception(() => new Multifeed(m.store, { key: 'not a key' }), /ERR_INVALID_KEY/)
+})
+
+test('storeKey: false keeps the shared key off disk, and removes a copy an earlier open stored', async (t) => {
+  const fs = require('fs')
+  const key = crypto.randomBytes(32)
+  const fresh = await t.tmp()
+  const secret = new Multifeed(fresh, { key, storeKey: false })
+  await (await secret.writer('w')).append('x')
+  await secret.close()
+  const holding = walk(fresh).filter((file) => fs.readFileSync(file).indexOf(key) !== -1)
+  t.alike(holding, [], 'no file of a storage opened only with storeKey: false holds the key')
+
+  const dir = await t.tmp()
+  const first = new Multifeed(dir, { key })
+  await (await first.writer('w')).append('x')
+  await first.close()
+  const later = new Multifeed(dir, { key, storeKey: false })
+  await later.ready()
+  t.is(later.list().length, 1, 'the feeds are still there')
+  await later.close()
+  const reopened = new Multifeed(dir)
+  await reopened.ready()
+  t.unlike(reopened.key, key, 'a reopen without the key no longer finds it')
+  await reopened.close()
+  t.exception(() => new Multifeed(dir, { storeKey: false }), /ERR_INVALID_ARGUMENT/)
+})
+
+function walk (dir) {
+  const fs = require('fs')
+  const path = require('path')
+  const out = []
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) out.push(...walk(p))
+    else out.push(p)
+  }
+  return out
+}
