@@ -19,6 +19,7 @@ declare class Multifeed<T = any> extends EventEmitter {
   readonly client: string
   readonly maxFeeds: number
   readonly maxDownloads: number
+  readonly stallTimeout: number
 
   readonly opened: boolean
   readonly closed: boolean
@@ -65,6 +66,7 @@ declare class Multifeed<T = any> extends EventEmitter {
   on(event: 'exchange', listener: (exchange: Multifeed.Exchange) => void): this
   on(event: 'exchange-close', listener: (exchange: Multifeed.Exchange, err: Error | null) => void): this
   on(event: 'channel-error', listener: (err: Error, stream: Multifeed.StreamLike) => void): this
+  on(event: 'stalled', listener: (key: Buffer, exchange: Multifeed.Exchange) => void): this
   on(event: string | symbol, listener: (...args: any[]) => void): this
   once(event: 'feed', listener: (feed: Multifeed.Feed<T>, name: string | null) => void): this
   once(event: 'synced' | 'ready' | 'close', listener: () => void): this
@@ -72,6 +74,7 @@ declare class Multifeed<T = any> extends EventEmitter {
   once(event: 'exchange', listener: (exchange: Multifeed.Exchange) => void): this
   once(event: 'exchange-close', listener: (exchange: Multifeed.Exchange, err: Error | null) => void): this
   once(event: 'channel-error', listener: (err: Error, stream: Multifeed.StreamLike) => void): this
+  once(event: 'stalled', listener: (key: Buffer, exchange: Multifeed.Exchange) => void): this
   once(event: string | symbol, listener: (...args: any[]) => void): this
 }
 
@@ -213,7 +216,9 @@ declare namespace Multifeed {
     namespace?: string
     maxFeeds?: number
     maxDownloads?: number
+    stallTimeout?: number // ms a download may bring no block from a connection before it is given up there
     timeout?: number
+    storeKey?: boolean // false: the shared key is never written to disk
   }
 
   export interface RemoveOptions {
@@ -254,6 +259,8 @@ declare namespace Multifeed {
     readonly mode: 'none' | 'in-sync' | 'list' | 'sketch' | 'sketch-fallback'
     readonly phase: 'opening' | 'summary' | 'list' | 'sketch' | 'live' | 'closed'
     readonly synced: boolean
+    readonly settled: boolean // both sides said done: each has what the other advertised (protocol 2.1)
+    readonly stalled: ReadonlySet<string> // hex keys of feeds given up on this connection (no progress)
     readonly inSync: boolean
     readonly closed: boolean
     readonly isInitiator: boolean

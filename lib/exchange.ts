@@ -12,6 +12,7 @@ import { ChannelRouter, Routed } from './router'
 import { VERSION_MISMATCH, CLIENT_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, MultifeedError } from './errors'
 import { toHex } from './keys'
 import { endGracefully, hasCoreChannels } from './internals'
+import type { Link } from './transfers'
 import { ExchangeStats, newStats } from './stats'
 
 export interface LocalEntry {
@@ -65,18 +66,12 @@ export class FeedExchange implements Routed {
   phase: Phase = 'opening' // where the exchange is now
   error: MultifeedError | null = null
   mode: 'none' | 'in-sync' | 'list' | 'sketch' | 'sketch-fallback' = 'none' // how the sets were compared
-  // feeds we are downloading on this connection: hex key -> length the remote advertised
+  // feeds we wait for on this connection: hex key -> length the remote advertised
   readonly pending = new Map<string, number>()
-  // feeds this connection keeps open (hex keys), released when it closes
-  readonly feeds = new Set<string>()
-  // feeds this connection downloads (hex keys)
-  readonly downloads = new Set<string>()
-  // feeds the remote is behind on: hex key -> blocks still to upload before the core may close
-  readonly uploads = new Map<string, number>()
-  // feeds to download once a place in the window frees up (hex keys, in the order they arrived)
-  readonly queued = new Set<string>()
   // what the remote told us it has: hex key -> length
   readonly remote = new Map<string, number>()
+  // the transfers on this connection, owned by the multifeed's scheduler (lib/transfers.ts)
+  transfers: Link | null = null
 
   private channel: Protomux.Channel | null = null
   private router: ChannelRouter
@@ -556,6 +551,16 @@ export class FeedExchange implements Routed {
   // Feeds that began to replicate on this connection (README: the stream's 'remote-feeds' event).
   emitRemoteFeeds(cores: Hypercore[], evenEmpty = false): void {
     if (cores.length > 0 || evenEmpty) this.stream.emit('remote-feeds', cores)
+  }
+
+  // feeds given up on this connection: no block of them came from it for `stallTimeout` ms
+  get stalled(): ReadonlySet<string> {
+    return this.transfers?.stalled ?? new Set()
+  }
+
+  // The scheduler gave up on this feed here (it stalled): stop waiting for it.
+  giveUp(hex: string): void {
+    if (this.pending.delete(hex) && this.pending.size === 0) this.progressed()
   }
 
   // The feed was removed here: stop waiting for it.

@@ -5,6 +5,7 @@ import type Hypercore from 'hypercore'
 import b4a from 'b4a'
 import { indexRecord, encode, decode, IndexRecord } from './messages'
 import { STORAGE_CORRUPT } from './errors'
+import { userDataRange, writeUserData } from './internals'
 
 const FEED = 'feed/'
 const BLOCKED = 'blocked/'
@@ -14,13 +15,6 @@ const CLEAN = 'clean'
 
 export interface StoredFeed extends IndexRecord {
   key: Buffer
-}
-
-interface InternalState {
-  mutex: { lock(): Promise<void> }
-  createWriteBatch(): { putUserData(key: string, value: Buffer): void }
-  flush(): Promise<boolean>
-  _unlock(): void
 }
 
 function feedEntry(feed: StoredFeed): [string, Buffer] {
@@ -59,7 +53,7 @@ export class FeedIndex {
 
   private range(prefix: string): AsyncIterable<{ key: string, value: Buffer }> {
     // '0' sorts right after '/', so [prefix, prefix with '/' -> '0') is exactly the prefix
-    return this.core.state.storage.createUserDataStream({ gte: prefix, lt: prefix.slice(0, -1) + '0' })
+    return userDataRange(this.core, prefix, prefix.slice(0, -1) + '0')
   }
 
   // One or many records in one atomic write: a batch of remote feeds costs one flush, not one each.
@@ -79,17 +73,8 @@ export class FeedIndex {
     await this.write(entries)
   }
 
-  // Hypercore#setUserData (lib/session-state.js) with several puts in its write batch.
   private async write(entries: Array<[string, Buffer]>): Promise<void> {
-    const state = this.core.state as unknown as InternalState
-    await state.mutex.lock()
-    try {
-      const tx = state.createWriteBatch()
-      for (const [key, value] of entries) tx.putUserData(key, value)
-      await state.flush()
-    } finally {
-      state._unlock()
-    }
+    await writeUserData(this.core, entries)
   }
 
   async delete(key: Buffer): Promise<void> {

@@ -1,5 +1,6 @@
 // The one place that reaches past hypercore's and corestore's public API: replicator attachment, the
-// peer of a core on one connection, and corestore's per-stream set-up. An upstream change shows up here
+// peer of a core on one connection, corestore's per-stream set-up, batched user data, and the Noise
+// stream under a replication stream. An upstream change shows up here
 // (and in the suite CI also runs against the newest hypercore 11), not across the library.
 import Hypercore from 'hypercore'
 import type Corestore from 'corestore'
@@ -85,4 +86,35 @@ export function endGracefully(stream: any, ms: number): Promise<void> {
 export function hasCoreChannels(muxer: Protomux): boolean {
   for (const { channel } of coreChannels(muxer)) if (!channel.closed) return true
   return false
+}
+
+// Hypercore#setUserData (lib/session-state.js) with several puts in one atomic write batch.
+interface SessionState {
+  mutex: { lock(): Promise<void> }
+  createWriteBatch(): { putUserData(key: string, value: Buffer): void }
+  flush(): Promise<boolean>
+  _unlock(): void
+}
+
+export async function writeUserData(core: Hypercore, entries: Array<[string, Buffer]>): Promise<void> {
+  const state = core.state as unknown as SessionState
+  await state.mutex.lock()
+  try {
+    const tx = state.createWriteBatch()
+    for (const [key, value] of entries) tx.putUserData(key, value)
+    await state.flush()
+  } finally {
+    state._unlock()
+  }
+}
+
+// User data entries with keys in [gte, lt), in key order.
+export function userDataRange(core: Hypercore, gte: string, lt: string): AsyncIterable<{ key: string, value: Buffer }> {
+  return core.state.storage.createUserDataStream({ gte, lt })
+}
+
+// What hypercore-storage holds for each core (null: not stored), without opening any: its head and
+// hints (contiguous length).
+export function storedInfos(store: Corestore, discoveryKeys: Buffer[]): Promise<Array<Hypercore.StorageInfo | null>> {
+  return store.storage.getInfos(discoveryKeys, { auth: false, head: true, hints: true })
 }

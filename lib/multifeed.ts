@@ -13,15 +13,12 @@ import { toKey, toHex } from './keys'
 import { maybeCallback, splitCallback, Callback } from './callbacks'
 import * as errors from './errors'
 import { FeedEntry, LIMITS } from './messages'
-import { attach, detach, isAttached, peerOn, protocolMuxer, replicateStore, coreChannels, endGracefully, HYPERCORE_PROTOCOL } from './internals'
+import { detach, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
+import { FeedInfo, FeedRecord, newRecord, infoOf } from './feed-record'
+import { TransferScheduler, TransferHost } from './transfers'
 
-export interface FeedInfo {
-  key: Buffer
-  name: string | null
-  writable: boolean
-  length: number // contiguous length known locally
-}
+export type { FeedInfo } from './feed-record'
 
 export type FeedFilter = (info: FeedInfo) => boolean | Promise<boolean>
 
@@ -35,6 +32,7 @@ export interface MultifeedOptions {
   namespace?: string
   maxFeeds?: number
   maxDownloads?: number
+  stallTimeout?: number
   timeout?: number
   storeKey?: boolean // false: the shared key is never written to disk; every open must pass it
 }
@@ -54,22 +52,6 @@ export interface WriterOptions {
   keypair?: { publicKey: Buffer, secretKey: Buffer } // the original multifeed's spelling
 }
 
-interface FeedRecord extends FeedInfo {
-  hex: string
-  discoveryKey: Buffer
-  core: Hypercore | null // open session, or null: a known feed costs a record, not a core
-  held: boolean // the app was handed `core`: it stays open until close() or remove()
-  downloading: boolean // `core` has its one live download range (it lives as long as the session)
-  users: Set<FeedExchange> // connections replicating it; when none remain and the app doesn't hold it, it closes
-  storedLength: number // the length in its index record; close() saves the records whose length moved
-  lastSource: FeedExchange | null // the connection its last downloaded block came from
-}
-
-function newRecord(key: Buffer, name: string | null, writable: boolean, length: number): FeedRecord {
-  const discoveryKey = crypto.discoveryKey(key)
-  return { key, hex: toHex(key), discoveryKey, name, writable, length, storedLength: length, lastSource: null, core: null, held: false, downloading: false, users: new Set() }
-}
-
 // Reading cores' lengths from storage (only after an unclean close) in slices keeps RocksDB's read
 // buffers small: one batch for 10,000 feeds peaks at ~60 MB more.
 const INFO_BATCH = 256
@@ -77,9 +59,8 @@ const INFO_BATCH = 256
 // Feeds one connection downloads at once; the rest wait their turn, so a first sync of many feeds holds
 // a window of cores, not one per feed.
 const DEFAULT_MAX_DOWNLOADS = 256
-
-// How often owed uploads are checked against the remote's contiguous length (see sweepUploads).
-const UPLOAD_SWEEP_INTERVAL = 1000
+// A download that brings no block from a connection for this long is given up there (lib/transfers.ts).
+const DEFAULT_STALL_TIMEOUT = 10_000
 
 // How long close() waits for a remote to end the streams we made before destroying them.
 const CLOSE_GRACE = 2000
@@ -87,12 +68,13 @@ const CLOSE_GRACE = 2000
 const DEFAULT_MAX_FEEDS = 100_000
 const DEFAULT_TIMEOUT = 20_000
 
-export class Multifeed extends ReadyResource implements ExchangeHost {
+export class Multifeed extends ReadyResource implements ExchangeHost, TransferHost {
   key: Buffer | null
   discoveryKey: Buffer | null
   readonly client: string
   readonly maxFeeds: number
   readonly maxDownloads: number
+  readonly stallTimeout: number
   readonly store: Corestore
   private readonly ownsStore: boolean
   private readonly base: Corestore
@@ -110,7 +92,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   private readonly creatingWriters = new Map<string, Promise<FeedRecord>>() // by writer name
   private readonly creatingFeeds = new Map<string, Promise<FeedRecord>>() // remote feeds being recorded, by hex key
   private wasSynced = true
-  private sweepTimer: ReturnType<typeof setInterval> | null = null
+  private readonly transfers: TransferScheduler
   private readonly pastStats = newTransferStats()
   private pastConnections = 0
 
@@ -127,6 +109,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     if (!Number.isSafeInteger(this.maxFeeds) || this.maxFeeds < 1) throw errors.INVALID_ARGUMENT('maxFeeds must be a positive integer')
     this.maxDownloads = opts.maxDownloads ?? DEFAULT_MAX_DOWNLOADS
     if (!Number.isSafeInteger(this.maxDownloads) || this.maxDownloads < 1) throw errors.INVALID_ARGUMENT('maxDownloads must be a positive integer')
+    this.stallTimeout = opts.stallTimeout ?? DEFAULT_STALL_TIMEOUT
+    if (!Number.isSafeInteger(this.stallTimeout) || this.stallTimeout < 1) throw errors.INVALID_ARGUMENT('stallTimeout must be a positive integer (ms)')
     this.timeout = opts.timeout ?? DEFAULT_TIMEOUT
     this.storeKey = opts.storeKey !== false
     if (!this.storeKey && this.key === null) throw errors.INVALID_ARGUMENT('storeKey: false needs the key: it cannot be found on disk')
@@ -145,6 +129,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       throw errors.INVALID_ARGUMENT('storage must be a directory path or a Corestore', { storage })
     }
     this.store = this.base.namespace(opts.namespace ?? 'hyper-multifeed')
+    this.transfers = new TransferScheduler(this, { maxDownloads: this.maxDownloads, stallTimeout: this.stallTimeout })
     this.ready().catch(safetyCatch)
   }
 
@@ -206,7 +191,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   private async readLengths(records: FeedRecord[]): Promise<void> {
     for (let i = 0; i < records.length; i += INFO_BATCH) {
       const slice = records.slice(i, i + INFO_BATCH)
-      const infos = await this.base.storage.getInfos(slice.map((r) => r.discoveryKey), { auth: false, head: true, hints: true })
+      const infos = await storedInfos(this.base, slice.map((r) => r.discoveryKey))
       slice.forEach((record, j) => {
         const info = infos[j]
         record.length = info === null ? 0 : Math.max(info.hints?.contiguousLength ?? 0, record.writable && info.head ? info.head.length : 0)
@@ -215,8 +200,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   }
 
   protected async _close(): Promise<void> {
-    if (this.sweepTimer !== null) clearInterval(this.sweepTimer)
-    this.sweepTimer = null
+    this.transfers.close()
     // streams we made end as a finished peer's do, so the other side sees no error
     const ending: Promise<void>[] = []
     for (const ex of [...this.exchanges.values()]) {
@@ -420,14 +404,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     await this.index!.delete(buf)
     this.records.delete(hex)
     if (record.name !== null && this.writersByName.get(record.name) === record) this.writersByName.delete(record.name)
-    for (const ex of this.exchanges.values()) {
-      ex.feeds.delete(hex)
-      ex.downloads.delete(hex)
-      ex.queued.delete(hex)
-      this.unserve(record, ex)
-      ex.onremoved(hex)
-      ex.emitRemoteFeeds(this.advance(ex))
-    }
+    this.transfers.removed(record)
     const core = this.open(record)
     record.core = null
     try {
@@ -472,7 +449,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     const muxer = protocolMuxer(stream)
     if (this.exchanges.has(muxer)) return stream
     const exchange = new FeedExchange(this, muxer, stream, owned, this.timeout, live === false)
-    if (!exchange.closed) this.exchanges.set(muxer, exchange)
+    if (!exchange.closed) {
+      this.exchanges.set(muxer, exchange)
+      this.transfers.connect(exchange)
+    }
     this.checkSynced() // a new connection is not synced yet: the next sync is news
     return stream
   }
@@ -532,141 +512,27 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     return this.open(record)
   }
 
-  // A connection needs the core to replicate it.
-  private use(record: FeedRecord, exchange: FeedExchange): Hypercore {
-    record.users.add(exchange)
-    exchange.feeds.add(record.hex)
-    if (exchange.uploads.has(record.hex)) this.armSweep()
-    const core = this.open(record)
-    this.attach(core, exchange).catch(safetyCatch)
-    return core
+  // --- TransferHost ---
+
+  recordOf(hex: string): FeedRecord | undefined {
+    return this.records.get(hex)
   }
 
-  // corestore attaches a core to every stream only when it starts downloading; one reopened while
-  // corestore still held it (closed moments ago, not yet collected) would never meet this connection.
-  // `repair`: our pairing for its channel id replaced the core's own, so pair the core again.
-  private async attach(core: Hypercore, exchange: FeedExchange, repair = false): Promise<void> {
-    await core.ready()
-    if (core.closing || exchange.closed) return
-    if (isAttached(core, exchange.muxer)) {
-      if (!repair) return
-      detach(core, exchange.muxer)
-    }
-    attach(core, exchange.muxer)
-    await exchange.muxer.stream.opened // attachTo opens the channel once the stream is open
+  openCore(record: FeedRecord): Hypercore {
+    return this.open(record)
   }
 
-  // The remote is behind on this feed: keep the core open until it has been sent what it lacks. A core
-  // not open yet opens when the remote opens its channel for it (protomux prefers a pairing by id over
-  // corestore's catch-all), so an uploader holds only what the remote is fetching.
-  private serve(record: FeedRecord, exchange: FeedExchange): void {
-    const theirs = exchange.remote.get(record.hex) ?? 0
-    if (theirs >= record.length) return
-    // already owed: the count is going down as blocks go out (growth adds to it in adopt())
-    if (exchange.uploads.has(record.hex)) return
-    exchange.uploads.set(record.hex, record.length - theirs)
-    if (exchange.feeds.has(record.hex)) return
-    if (record.core !== null) {
-      this.use(record, exchange)
-      return
-    }
-    const id = record.discoveryKey
-    // protomux rejects the remote's open unless our channel exists when this resolves
-    exchange.muxer.pair({ protocol: HYPERCORE_PROTOCOL, id }, async () => {
-      exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id })
-      if (exchange.closed || this.closing || !exchange.uploads.has(record.hex) || this.records.get(record.hex) !== record) return
-      await this.attach(this.use(record, exchange), exchange, true).catch(safetyCatch)
-    })
-  }
-
-  // Forget the upload, and our pairing that would open the core for it. Once the core is open, the
-  // pairing for its id is the core's own (or ours was consumed): leave it.
-  private unserve(record: FeedRecord, exchange: FeedExchange): void {
-    if (exchange.uploads.delete(record.hex) && record.core === null) exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id: record.discoveryKey })
-  }
-
-  // Does the remote have all we have? Its announced length, or its contiguous length as hypercore
-  // reports it: in a mesh it also gets blocks from other peers, so counting our own uploads is not enough.
-  private remoteHas(record: FeedRecord, exchange: FeedExchange): boolean {
-    if ((exchange.remote.get(record.hex) ?? 0) >= record.length) return true
-    const peer = record.core === null ? null : peerOn(record.core, exchange.muxer)
-    return peer !== null && peer.remoteContiguousLength >= record.length
-  }
-
-  private finishUpload(record: FeedRecord, exchange: FeedExchange): void {
-    if (exchange.uploads.delete(record.hex)) this.settle(record, exchange)
-  }
-
-  // A remote that finished a feed with blocks from other peers sends us nothing that ends our count; its
-  // channel closing (peer-remove) or its contiguous length, checked here while uploads are owed, does.
-  private sweepUploads(): void {
-    let owed = 0
-    for (const ex of [...this.exchanges.values()]) {
-      for (const hex of [...ex.uploads.keys()]) {
-        const record = this.records.get(hex)
-        if (!record || record.core === null) continue
-        if (this.remoteHas(record, ex)) this.finishUpload(record, ex)
-        else owed++
-      }
-    }
-    if (owed === 0 && this.sweepTimer !== null) {
-      clearInterval(this.sweepTimer)
-      this.sweepTimer = null
-    }
-  }
-
-  private armSweep(): void {
-    if (this.sweepTimer !== null || this.closing) return
-    this.sweepTimer = setInterval(() => this.sweepUploads(), UPLOAD_SWEEP_INTERVAL)
-    this.sweepTimer.unref?.()
-  }
-
-  // Start downloading a feed on this connection, or queue it behind the window.
-  private startDownload(record: FeedRecord, exchange: FeedExchange): Hypercore | null {
-    if (exchange.downloads.has(record.hex) || exchange.queued.has(record.hex)) return null
-    if (exchange.downloads.size >= this.maxDownloads) {
-      exchange.queued.add(record.hex)
-      return null
-    }
-    exchange.downloads.add(record.hex)
-    const core = this.use(record, exchange)
-    if (!record.downloading) {
-      record.downloading = true // one live range per session serves every connection
-      core.download({ start: 0, end: -1 })
-    }
-    return core
-  }
-
-  // Nothing left to download from or upload to this connection: the core closes when idle, and the
-  // next queued download takes its place.
-  private settle(record: FeedRecord, exchange: FeedExchange): void {
-    if (exchange.pending.has(record.hex) || exchange.uploads.has(record.hex)) return
-    exchange.downloads.delete(record.hex)
-    if (exchange.feeds.delete(record.hex)) this.release(record, exchange)
-    exchange.emitRemoteFeeds(this.advance(exchange))
-  }
-
-  // Queued downloads that fit in the window now; returns the cores that began.
-  private advance(exchange: FeedExchange): Hypercore[] {
-    const began: Hypercore[] = []
-    for (const hex of exchange.queued) {
-      if (exchange.downloads.size >= this.maxDownloads || exchange.closed) break
-      exchange.queued.delete(hex)
-      const next = this.records.get(hex)
-      if (!next || !exchange.pending.has(hex)) continue
-      const core = this.startDownload(next, exchange)
-      if (core) began.push(core)
-    }
-    return began
-  }
-
-  // Close what no connection and no app code uses any more.
-  private release(record: FeedRecord, exchange: FeedExchange): void {
-    record.users.delete(exchange)
-    if (record.users.size > 0 || record.held || record.core === null) return
+  // No connection needs it: close it unless the app holds it.
+  closeCore(record: FeedRecord): void {
+    if (record.held || record.core === null) return
     const core = record.core
     record.core = null
     core.close().catch(safetyCatch)
+  }
+
+  onstalled(record: FeedRecord, exchange: FeedExchange): void {
+    this.emit('stalled', record.key, exchange)
+    this.checkSynced()
   }
 
   private open(record: FeedRecord): Hypercore {
@@ -687,62 +553,26 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       if (length <= record.length) return
       const grown = length - record.length
       record.length = length
-      if (!record.writable) this.countDownloaded(record, grown)
-      for (const ex of this.exchanges.values()) {
-        const left = ex.uploads.get(record.hex)
-        if (left !== undefined) ex.uploads.set(record.hex, left + grown) // the remote will want these too
-        ex.onlength(record.hex, length)
-        // done on this connection; after the tick, so the other blocks of the batch that completed the feed
-        // still report their download
-        if (ex.downloads.has(record.hex) && !ex.pending.has(record.hex)) setImmediate(() => this.settle(record, ex))
-      }
+      this.transfers.grown(record, grown, length)
       this.announce(record)
     }
     core.on('append', update)
     core.on('download', (index: number, bytes: number, from: Hypercore.Peer) => {
       const ex = this.exchangeOn(from)
-      if (ex) {
-        ex.stats.bytesDownloaded += bytes
-        record.lastSource = ex
-      }
+      if (ex) this.transfers.downloaded(record, ex, bytes)
       update()
     })
     core.on('upload', (index: number, bytes: number, from: Hypercore.Peer) => {
       const ex = this.exchangeOn(from)
-      if (!ex) return
-      ex.stats.blocksUploaded++
-      ex.stats.bytesUploaded += bytes
-      const left = ex.uploads.get(record.hex)
-      if (left === undefined) return
-      if (left > 1 && !this.remoteHas(record, ex)) ex.uploads.set(record.hex, left - 1)
-      else this.finishUpload(record, ex)
+      if (ex) this.transfers.uploaded(record, ex, bytes)
     })
     // the remote closed its channel for this feed: it fetches nothing more from us
     core.on('peer-remove', (peer: Hypercore.Peer) => {
       const ex = this.exchangeOn(peer)
-      if (ex) this.finishUpload(record, ex)
+      if (ex) this.transfers.channelClosed(record, ex)
     })
     core.once('close', () => this.onclosed(record, core))
     core.ready().then(update, safetyCatch)
-  }
-
-  // Blocks downloaded are the growth of our contiguous copy: hypercore's download events miss blocks
-  // that land while a session of ours is being replaced. The growth goes to the connection the last
-  // block came from, or else to one that is downloading the feed.
-  private countDownloaded(record: FeedRecord, blocks: number): void {
-    let source: FeedExchange | null = record.lastSource
-    if (source === null || source.closed || !(source.downloads.has(record.hex) || source.pending.has(record.hex))) {
-      source = null
-      for (const ex of this.exchanges.values()) {
-        if (ex.downloads.has(record.hex) || ex.pending.has(record.hex)) {
-          source = ex
-          break
-        }
-      }
-    }
-    if (source === null) return
-    source.stats.blocksDownloaded += blocks
-    source.countFeedDownloaded(record.hex)
   }
 
   // The session closed (the app closed what it was handed, or we released it): forget it, and reopen
@@ -753,7 +583,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
     record.core = null
     record.held = false
     record.downloading = false
-    if (this.closing || record.users.size === 0 || this.records.get(record.hex) !== record) return
+    if (this.closing || !this.transfers.inUse(record) || this.records.get(record.hex) !== record) return
     const fresh = this.open(record)
     if (downloading) {
       record.downloading = true
@@ -798,7 +628,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
   offer(exchange: FeedExchange, keys: Buffer[]): void {
     for (const key of keys) {
       const record = this.records.get(toHex(key))
-      if (record) this.serve(record, exchange)
+      if (record) this.transfers.serve(exchange, record)
     }
   }
 
@@ -828,11 +658,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       const hex = toHex(entry.key)
       const record = this.records.get(hex) ?? await this.creatingFeeds.get(hex)
       if (!record || this.records.get(hex) !== record) continue
-      if (entry.length < record.length) this.serve(record, exchange)
-      else if (exchange.uploads.has(hex)) this.finishUpload(record, exchange) // it caught up elsewhere
+      if (entry.length < record.length) this.transfers.serve(exchange, record)
+      else this.transfers.caughtUp(exchange, record)
       if (record.writable || entry.length <= record.length || exchange.closed) continue
-      exchange.pending.set(hex, entry.length)
-      const core = this.startDownload(record, exchange)
+      const core = this.transfers.want(exchange, record, entry.length)
       if (core) began.push(core)
     }
     this.checkSynced() // a live announcement can make a synced multifeed wait again
@@ -870,18 +699,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost {
       addTransferStats(this.pastStats, exchange.stats)
       if (exchange.stats.startedAt !== null) this.pastConnections++
     }
-    for (const hex of [...exchange.uploads.keys()]) {
-      const record = this.records.get(hex)
-      if (record) this.unserve(record, exchange)
-    }
-    exchange.uploads.clear()
-    exchange.queued.clear()
-    for (const hex of exchange.feeds) {
-      const record = this.records.get(hex)
-      if (record) this.release(record, exchange)
-    }
-    exchange.feeds.clear()
-    exchange.remote.clear() // records may still name it as a block's source: keep it small
+    this.transfers.disconnect(exchange)
     this.emit('exchange-close', exchange, err)
     if (err !== null && !exchange.owned && this.listenerCount('channel-error') > 0) this.emit('channel-error', err, exchange.stream)
     this.checkSynced()
@@ -901,9 +719,6 @@ function writerCoreName(name: string, generation: number): string {
 }
 
 
-function infoOf(r: FeedRecord): FeedInfo {
-  return { key: r.key, name: r.name, writable: r.writable, length: r.length }
-}
 
 function isStream(s: unknown): boolean {
   return typeof s === 'object' && s !== null && typeof (s as { pipe?: unknown }).pipe === 'function'

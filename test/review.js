@@ -25,7 +25,7 @@ function until (t, emitter, events, fn) {
 
 function owed (m) {
   let n = 0
-  for (const ex of m.connections) n += ex.uploads.size
+  for (const ex of m.connections) n += ex.transfers.uploads.size
   return n
 }
 

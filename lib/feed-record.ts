@@ -1,0 +1,29 @@
+// A feed as the multifeed knows it: a record always, an open core only while something needs it.
+import type Hypercore from 'hypercore'
+import crypto from 'hypercore-crypto'
+import { toHex } from './keys'
+
+export interface FeedInfo {
+  key: Buffer
+  name: string | null
+  writable: boolean
+  length: number // contiguous length known locally
+}
+
+export interface FeedRecord extends FeedInfo {
+  hex: string
+  discoveryKey: Buffer
+  core: Hypercore | null // open session, or null: a known feed costs a record, not a core
+  held: boolean // the app was handed `core`: it stays open until close() or remove()
+  downloading: boolean // `core` has its one live download range (it lives as long as the session)
+  storedLength: number // the length in its index record; close() saves the records whose length moved
+}
+
+export function newRecord(key: Buffer, name: string | null, writable: boolean, length: number): FeedRecord {
+  const discoveryKey = crypto.discoveryKey(key)
+  return { key, hex: toHex(key), discoveryKey, name, writable, length, storedLength: length, core: null, held: false, downloading: false }
+}
+
+export function infoOf(r: FeedRecord): FeedInfo {
+  return { key: r.key, name: r.name, writable: r.writable, length: r.length }
+}

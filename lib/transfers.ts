@@ -1,0 +1,349 @@
+// Transfer scheduling: which feeds each connection downloads and uploads, and every limit on that work.
+// The multifeed keeps the records and the app's API, the exchange keeps the wire; this module decides
+// when a core opens for a connection, waits for a window slot, has stalled, or may close again.
+//
+// Limits, each in one place here:
+// - the download window: at most `maxDownloads` feeds download on one connection at once, the rest queue;
+// - the stall watchdog: a feed that brings no block from a connection for `stallTimeout` ms is given up
+//   on that connection (its slot frees, its channel there closes so hypercore asks other peers, and
+//   synced() stops waiting for it there); a later, greater advertisement tries it again;
+// - uploads: a core opens for an upload only when the remote opens its channel, and closes once the
+//   remote has what it lacked (judged by the remote's state, not only by our own upload count).
+import type Hypercore from 'hypercore'
+import safetyCatch from 'safety-catch'
+import type { FeedExchange } from './exchange'
+import type { FeedRecord } from './feed-record'
+import { attach, detach, isAttached, peerOn, HYPERCORE_PROTOCOL } from './internals'
+
+export interface TransferHost {
+  readonly closing: Promise<void> | null
+  recordOf(hex: string): FeedRecord | undefined
+  openCore(record: FeedRecord): Hypercore // the record's session, opened if needed
+  closeCore(record: FeedRecord): void // no connection needs it: close it unless the app holds it
+  onstalled(record: FeedRecord, exchange: FeedExchange): void
+}
+
+export interface TransferLimits {
+  maxDownloads: number
+  stallTimeout: number
+}
+
+// One connection's transfers (exchange.transfers).
+export class Link {
+  readonly downloads = new Set<string>() // feeds downloading now, inside the window (hex keys)
+  readonly queued = new Set<string>() // feeds waiting for a window slot, in arrival order
+  readonly uploads = new Map<string, number>() // feeds the remote is behind on: blocks still to send
+  readonly feeds = new Set<string>() // cores kept open for this connection
+  readonly stalled = new Set<string>() // feeds given up on this connection (no progress)
+  readonly progressAt = new Map<string, number>() // downloading feed -> when it last brought a block
+}
+
+export class TransferScheduler {
+  private readonly host: TransferHost
+  private readonly limits: TransferLimits
+  private readonly links = new Map<FeedExchange, Link>()
+  private readonly lastSource = new Map<string, FeedExchange>() // feed -> connection its last block came from
+  private timer: ReturnType<typeof setInterval> | null = null
+
+  constructor(host: TransferHost, limits: TransferLimits) {
+    this.host = host
+    this.limits = limits
+  }
+
+  connect(exchange: FeedExchange): Link {
+    const link = new Link()
+    this.links.set(exchange, link)
+    exchange.transfers = link
+    return link
+  }
+
+  // The connection closed: forget its uploads and queue, and let go of the cores it kept open.
+  disconnect(exchange: FeedExchange): void {
+    const link = this.links.get(exchange)
+    if (!link) return
+    this.links.delete(exchange)
+    for (const hex of [...link.uploads.keys()]) {
+      const record = this.host.recordOf(hex)
+      if (record) this.unserve(record, exchange, link)
+    }
+    link.uploads.clear()
+    link.queued.clear()
+    link.downloads.clear()
+    link.progressAt.clear()
+    for (const hex of link.feeds) {
+      const record = this.host.recordOf(hex)
+      if (record) this.closeIfUnused(record)
+    }
+    link.feeds.clear()
+    for (const [hex, ex] of this.lastSource) if (ex === exchange) this.lastSource.delete(hex)
+    if (this.links.size === 0) this.stopTimer()
+  }
+
+  close(): void {
+    this.stopTimer()
+  }
+
+  // Does any connection keep this feed's core open?
+  inUse(record: FeedRecord): boolean {
+    for (const link of this.links.values()) if (link.feeds.has(record.hex)) return true
+    return false
+  }
+
+  // The remote advertised `length` of a feed we have less of: download it (or queue it behind the window).
+  want(exchange: FeedExchange, record: FeedRecord, length: number): Hypercore | null {
+    const link = this.links.get(exchange)
+    if (!link) return null
+    exchange.pending.set(record.hex, length)
+    link.stalled.delete(record.hex) // a new advertisement earns a new try
+    return this.startDownload(record, exchange, link)
+  }
+
+  // The remote is behind on this feed: keep the core open until it has been sent what it lacks. A core
+  // not open yet opens when the remote opens its channel for it (protomux prefers a pairing by id over
+  // corestore's catch-all), so an uploader holds only what the remote is fetching.
+  serve(exchange: FeedExchange, record: FeedRecord): void {
+    const link = this.links.get(exchange)
+    if (!link) return
+    const theirs = exchange.remote.get(record.hex) ?? 0
+    if (theirs >= record.length) return
+    // already owed: the count is going down as blocks go out (growth adds to it in grown())
+    if (link.uploads.has(record.hex)) return
+    link.uploads.set(record.hex, record.length - theirs)
+    if (link.feeds.has(record.hex)) return
+    if (record.core !== null) {
+      this.use(record, exchange, link)
+      return
+    }
+    const id = record.discoveryKey
+    // protomux rejects the remote's open unless our channel exists when this resolves
+    exchange.muxer.pair({ protocol: HYPERCORE_PROTOCOL, id }, async () => {
+      exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id })
+      if (exchange.closed || this.host.closing || !link.uploads.has(record.hex) || this.host.recordOf(record.hex) !== record) return
+      await this.attach(this.use(record, exchange, link), exchange, true).catch(safetyCatch)
+    })
+  }
+
+  // The remote says it has at least our length now (it caught up elsewhere).
+  caughtUp(exchange: FeedExchange, record: FeedRecord): void {
+    const link = this.links.get(exchange)
+    if (link && link.uploads.has(record.hex)) this.finishUpload(record, exchange, link)
+  }
+
+  // The feed left the multifeed: no connection moves it any more.
+  removed(record: FeedRecord): void {
+    for (const [ex, link] of this.links) {
+      link.feeds.delete(record.hex)
+      link.downloads.delete(record.hex)
+      link.queued.delete(record.hex)
+      link.progressAt.delete(record.hex)
+      link.stalled.delete(record.hex)
+      this.unserve(record, ex, link)
+      ex.onremoved(record.hex)
+      ex.emitRemoteFeeds(this.advance(ex, link))
+    }
+    this.lastSource.delete(record.hex)
+  }
+
+  // --- events of an open core (the multifeed forwards them) ---
+
+  // Our contiguous copy grew by `blocks` to `length`.
+  grown(record: FeedRecord, blocks: number, length: number): void {
+    if (!record.writable) this.countDownloaded(record, blocks)
+    for (const [ex, link] of this.links) {
+      const left = link.uploads.get(record.hex)
+      if (left !== undefined) link.uploads.set(record.hex, left + blocks) // the remote will want these too
+      ex.onlength(record.hex, length)
+      // done on this connection; after the tick, so the other blocks of the batch that completed the feed
+      // still report their download
+      if (link.downloads.has(record.hex) && !ex.pending.has(record.hex)) setImmediate(() => this.settle(record, ex))
+    }
+  }
+
+  downloaded(record: FeedRecord, exchange: FeedExchange, bytes: number): void {
+    exchange.stats.bytesDownloaded += bytes
+    this.lastSource.set(record.hex, exchange)
+    const link = this.links.get(exchange)
+    if (link && link.downloads.has(record.hex)) link.progressAt.set(record.hex, Date.now())
+  }
+
+  uploaded(record: FeedRecord, exchange: FeedExchange, bytes: number): void {
+    exchange.stats.blocksUploaded++
+    exchange.stats.bytesUploaded += bytes
+    const link = this.links.get(exchange)
+    const left = link?.uploads.get(record.hex)
+    if (link === undefined || left === undefined) return
+    if (left > 1 && !this.remoteHas(record, exchange)) link.uploads.set(record.hex, left - 1)
+    else this.finishUpload(record, exchange, link)
+  }
+
+  // The remote closed its channel for this feed: it fetches nothing more from us.
+  channelClosed(record: FeedRecord, exchange: FeedExchange): void {
+    const link = this.links.get(exchange)
+    if (link && link.uploads.has(record.hex)) this.finishUpload(record, exchange, link)
+  }
+
+  // --- downloads ---
+
+  private startDownload(record: FeedRecord, exchange: FeedExchange, link: Link): Hypercore | null {
+    if (link.downloads.has(record.hex) || link.queued.has(record.hex)) return null
+    if (link.downloads.size >= this.limits.maxDownloads) {
+      link.queued.add(record.hex)
+      return null
+    }
+    link.downloads.add(record.hex)
+    link.progressAt.set(record.hex, Date.now())
+    this.armTimer()
+    const core = this.use(record, exchange, link)
+    if (!record.downloading) {
+      record.downloading = true // one live range per session serves every connection
+      core.download({ start: 0, end: -1 })
+    }
+    return core
+  }
+
+  // Queued downloads that fit in the window now; returns the cores that began.
+  private advance(exchange: FeedExchange, link: Link): Hypercore[] {
+    const began: Hypercore[] = []
+    for (const hex of link.queued) {
+      if (link.downloads.size >= this.limits.maxDownloads || exchange.closed) break
+      link.queued.delete(hex)
+      const next = this.host.recordOf(hex)
+      if (!next || !exchange.pending.has(hex)) continue
+      const core = this.startDownload(next, exchange, link)
+      if (core) began.push(core)
+    }
+    return began
+  }
+
+  // Nothing left to download from or upload to this connection: the core closes when idle, and the
+  // next queued download takes its place.
+  private settle(record: FeedRecord, exchange: FeedExchange): void {
+    const link = this.links.get(exchange)
+    if (!link || exchange.pending.has(record.hex) || link.uploads.has(record.hex)) return
+    link.downloads.delete(record.hex)
+    link.progressAt.delete(record.hex)
+    if (link.feeds.delete(record.hex)) this.closeIfUnused(record)
+    exchange.emitRemoteFeeds(this.advance(exchange, link))
+  }
+
+  // No block of this feed came from this connection for stallTimeout: give it up here.
+  private stall(record: FeedRecord, exchange: FeedExchange, link: Link): void {
+    link.stalled.add(record.hex)
+    link.downloads.delete(record.hex)
+    link.progressAt.delete(record.hex)
+    // its channel there closes, so hypercore asks the other peers for the blocks it had asked this one
+    if (record.core !== null) detach(record.core, exchange.muxer)
+    exchange.giveUp(record.hex)
+    this.host.onstalled(record, exchange)
+    this.settle(record, exchange)
+  }
+
+  // Blocks downloaded are the growth of our contiguous copy: hypercore's download events miss blocks
+  // that land while a session of ours is being replaced. The growth goes to the connection the last
+  // block came from, or else to one that is downloading the feed.
+  private countDownloaded(record: FeedRecord, blocks: number): void {
+    let source = this.lastSource.get(record.hex) ?? null
+    if (source !== null && !this.isDownloading(source, record)) source = null
+    if (source === null) {
+      for (const ex of this.links.keys()) {
+        if (this.isDownloading(ex, record)) {
+          source = ex
+          break
+        }
+      }
+    }
+    if (source === null) return
+    source.stats.blocksDownloaded += blocks
+    source.countFeedDownloaded(record.hex)
+    const link = this.links.get(source)
+    if (link && link.downloads.has(record.hex)) link.progressAt.set(record.hex, Date.now())
+  }
+
+  private isDownloading(exchange: FeedExchange, record: FeedRecord): boolean {
+    const link = this.links.get(exchange)
+    return !!link && (link.downloads.has(record.hex) || exchange.pending.has(record.hex))
+  }
+
+  // --- uploads ---
+
+  // Forget the upload, and our pairing that would open the core for it. Once the core is open, the
+  // pairing for its id is the core's own (or ours was consumed): leave it.
+  private unserve(record: FeedRecord, exchange: FeedExchange, link: Link): void {
+    if (link.uploads.delete(record.hex) && record.core === null) exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id: record.discoveryKey })
+  }
+
+  // Does the remote have all we have? Its announced length, or its contiguous length as hypercore
+  // reports it: in a mesh it also gets blocks from other peers, so counting our own uploads is not enough.
+  private remoteHas(record: FeedRecord, exchange: FeedExchange): boolean {
+    if ((exchange.remote.get(record.hex) ?? 0) >= record.length) return true
+    const peer = record.core === null ? null : peerOn(record.core, exchange.muxer)
+    return peer !== null && peer.remoteContiguousLength >= record.length
+  }
+
+  private finishUpload(record: FeedRecord, exchange: FeedExchange, link: Link): void {
+    if (link.uploads.delete(record.hex)) this.settle(record, exchange)
+  }
+
+  // --- cores ---
+
+  // A connection needs the core to replicate it.
+  private use(record: FeedRecord, exchange: FeedExchange, link: Link): Hypercore {
+    link.feeds.add(record.hex)
+    if (link.uploads.has(record.hex)) this.armTimer()
+    const core = this.host.openCore(record)
+    this.attach(core, exchange).catch(safetyCatch)
+    return core
+  }
+
+  // corestore attaches a core to every stream only when it starts downloading; one reopened while
+  // corestore still held it (closed moments ago, not yet collected) would never meet this connection.
+  // `repair`: our pairing for its channel id replaced the core's own, so pair the core again.
+  private async attach(core: Hypercore, exchange: FeedExchange, repair = false): Promise<void> {
+    await core.ready()
+    if (core.closing || exchange.closed) return
+    if (isAttached(core, exchange.muxer)) {
+      if (!repair) return
+      detach(core, exchange.muxer)
+    }
+    attach(core, exchange.muxer)
+    await exchange.muxer.stream.opened // attachTo opens the channel once the stream is open
+  }
+
+  private closeIfUnused(record: FeedRecord): void {
+    if (!this.inUse(record)) this.host.closeCore(record)
+  }
+
+  // --- the watchdog: stalled downloads, and uploads a remote finished with blocks from other peers ---
+
+  private armTimer(): void {
+    if (this.timer !== null || this.host.closing) return
+    const every = Math.max(50, Math.min(1000, Math.floor(this.limits.stallTimeout / 3)))
+    this.timer = setInterval(() => this.sweep(), every)
+    this.timer.unref?.()
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  private sweep(): void {
+    const now = Date.now()
+    let work = 0
+    for (const [ex, link] of [...this.links]) {
+      for (const [hex, at] of [...link.progressAt]) {
+        const record = this.host.recordOf(hex)
+        if (!record) continue
+        if (now - at >= this.limits.stallTimeout) this.stall(record, ex, link)
+        else work++
+      }
+      for (const hex of [...link.uploads.keys()]) {
+        const record = this.host.recordOf(hex)
+        if (!record || record.core === null) continue
+        if (this.remoteHas(record, ex)) this.finishUpload(record, ex, link)
+        else work++
+      }
+    }
+    if (work === 0) this.stopTimer()
+  }
+}
