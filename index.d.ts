@@ -20,6 +20,7 @@ declare class Multifeed<T = any> extends EventEmitter {
   readonly maxFeeds: number
   readonly maxDownloads: number
   readonly stallTimeout: number
+  readonly maxNewFeedsPerConnection: number
 
   readonly opened: boolean
   readonly closed: boolean
@@ -44,6 +45,9 @@ declare class Multifeed<T = any> extends EventEmitter {
 
   remove(key: Buffer | string, cb?: Multifeed.Callback<void>): Promise<void>
   remove(key: Buffer | string, opts: Multifeed.RemoveOptions, cb?: Multifeed.Callback<void>): Promise<void>
+  // Removes remote feeds that never delivered a block (`empty`) and/or that one connection made us record
+  // (`introducedBy`); resolves to how many. Writers are never purged.
+  purge(opts: Multifeed.PurgeOptions, cb?: Multifeed.Callback<number>): Promise<number>
   unblock(key: Buffer | string): Promise<void>
   isBlocked(key: Buffer | string): boolean
 
@@ -67,6 +71,7 @@ declare class Multifeed<T = any> extends EventEmitter {
   on(event: 'exchange-close', listener: (exchange: Multifeed.Exchange, err: Error | null) => void): this
   on(event: 'channel-error', listener: (err: Error, stream: Multifeed.StreamLike) => void): this
   on(event: 'stalled', listener: (key: Buffer, exchange: Multifeed.Exchange) => void): this
+  on(event: 'refused', listener: (count: number, exchange: Multifeed.Exchange) => void): this
   on(event: string | symbol, listener: (...args: any[]) => void): this
   once(event: 'feed', listener: (feed: Multifeed.Feed<T>, name: string | null) => void): this
   once(event: 'synced' | 'ready' | 'close', listener: () => void): this
@@ -75,6 +80,7 @@ declare class Multifeed<T = any> extends EventEmitter {
   once(event: 'exchange-close', listener: (exchange: Multifeed.Exchange, err: Error | null) => void): this
   once(event: 'channel-error', listener: (err: Error, stream: Multifeed.StreamLike) => void): this
   once(event: 'stalled', listener: (key: Buffer, exchange: Multifeed.Exchange) => void): this
+  once(event: 'refused', listener: (count: number, exchange: Multifeed.Exchange) => void): this
   once(event: string | symbol, listener: (...args: any[]) => void): this
 }
 
@@ -217,8 +223,15 @@ declare namespace Multifeed {
     maxFeeds?: number
     maxDownloads?: number
     stallTimeout?: number // ms a download may bring no block from a connection before it is given up there
+    maxNewFeedsPerConnection?: number // feeds one connection may make us record; the excess is refused
     timeout?: number
     storeKey?: boolean // false: the shared key is never written to disk
+  }
+
+  export interface PurgeOptions {
+    empty?: boolean
+    introducedBy?: Exchange
+    block?: boolean
   }
 
   export interface RemoveOptions {

@@ -95,6 +95,8 @@ export class FeedExchange implements Routed {
   private queuedEntries = 0
   private readonly downloadedFeeds = new Set<string>()
   private sentDone = false
+  private processing = 0 // messages being processed now
+  private lastProgress = ''
   private remoteRejected = false
   private receivedDone = false
   private readonly onstreamclose: () => void
@@ -180,6 +182,8 @@ export class FeedExchange implements Routed {
 
   private ontimeout(): void {
     this.timer = null
+    // our own work (a slow accept filter, a large batch to record) is not the remote's silence
+    if (this.processing > 0) return this.arm()
     if (this.phase !== 'opening') return this.fail(EXCHANGE_TIMEOUT(this.phase, this.timeout))
     // on a shared connection, a peer without this multifeed is normal: just stop waiting for it
     if (!this.owned) return this.destroy(null)
@@ -227,7 +231,6 @@ export class FeedExchange implements Routed {
 
   private onmessage(type: number, buf: Buffer): void {
     if (this.phase === 'closed') return
-    if (this.phase !== 'live') this.arm()
     this.stats.exchangeBytesReceived += buf.byteLength
     // a flood is refused as it arrives, before it queues: entries waiting to be processed (of `feeds`
     // and of `diff.full`) are bounded too
@@ -256,12 +259,25 @@ export class FeedExchange implements Routed {
     })
   }
 
+  // The timeout bounds progress, not silence: only a message that moved the exchange on (a new phase,
+  // feeds we did not know, symbols, a diff) re-arms it, so a drip of empty messages cannot hold it open.
   private enqueue(fn: () => Promise<void> | void): void {
     this.queue = this.queue.then(async () => {
       if (this.phase === 'closed') return
-      await fn()
-      if (this.phase !== 'live') this.arm() // the timeout measures the remote's silence, not our own work
+      this.processing++
+      try {
+        await fn()
+      } finally {
+        this.processing--
+      }
+      const progress = this.progressMark()
+      if (progress !== this.lastProgress && this.phase !== 'live') this.arm()
+      this.lastProgress = progress
     }).catch((err) => this.fail(err))
+  }
+
+  private progressMark(): string {
+    return `${this.phase}/${this.remote.size}/${this.decoder?.received ?? 0}/${this.encoder?.produced ?? 0}/${this.diffShort.length + this.diffWant.length}`
   }
 
   private send(type: number, buf: Buffer): void {

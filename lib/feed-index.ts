@@ -68,17 +68,25 @@ export class FeedIndex {
 
   // The lengths that changed since they were last stored, and the clean mark, in one atomic write.
   async saveLengths(feeds: StoredFeed[]): Promise<void> {
-    const entries = feeds.map(feedEntry)
+    const entries: Array<[string, Buffer | null]> = feeds.map(feedEntry)
     entries.push([CLEAN, b4a.alloc(1) as Buffer])
     await this.write(entries)
   }
 
-  private async write(entries: Array<[string, Buffer]>): Promise<void> {
+  private async write(entries: Array<[string, Buffer | null]>): Promise<void> {
     await writeUserData(this.core, entries)
   }
 
   async delete(key: Buffer): Promise<void> {
     await this.core.setUserData(FEED + b4a.toString(key, 'hex'), null)
+  }
+
+  async deleteMany(keys: Buffer[]): Promise<void> {
+    await this.write(keys.map((key) => [FEED + b4a.toString(key, 'hex'), null]))
+  }
+
+  async blockMany(keys: Buffer[]): Promise<void> {
+    await this.write(keys.map((key) => [BLOCKED + b4a.toString(key, 'hex'), b4a.alloc(1) as Buffer]))
   }
 
   async block(key: Buffer): Promise<void> {

@@ -25,9 +25,20 @@ export function attach(core: Hypercore, muxer: Protomux): void {
   replicatorOf(core)?.attachTo(muxer)
 }
 
-// Closes the core's channel on this connection and stops corestore from opening it there again.
+// Stops attaching the core to this connection (corestore will not open its channel there again).
 export function detach(core: Hypercore, muxer: Protomux): void {
   replicatorOf(core)?.detachFrom(muxer)
+}
+
+// Detaches the core and closes its open channel on this connection: hypercore drops the requests it
+// had sent that peer and asks other peers for those blocks.
+export function closeChannel(core: Hypercore, muxer: Protomux): void {
+  detach(core, muxer)
+  const key = core.key
+  if (!key) return
+  for (const { channel, key: other } of coreChannels(muxer)) {
+    if (other && other.equals(key)) channel.close()
+  }
 }
 
 // The remote's side of this core on one connection, or null when it has no channel for it there.
@@ -91,12 +102,13 @@ export function hasCoreChannels(muxer: Protomux): boolean {
 // Hypercore#setUserData (lib/session-state.js) with several puts in one atomic write batch.
 interface SessionState {
   mutex: { lock(): Promise<void> }
-  createWriteBatch(): { putUserData(key: string, value: Buffer): void }
+  createWriteBatch(): { putUserData(key: string, value: Buffer | null): void }
   flush(): Promise<boolean>
   _unlock(): void
 }
 
-export async function writeUserData(core: Hypercore, entries: Array<[string, Buffer]>): Promise<void> {
+// A null value deletes the entry.
+export async function writeUserData(core: Hypercore, entries: Array<[string, Buffer | null]>): Promise<void> {
   const state = core.state as unknown as SessionState
   await state.mutex.lock()
   try {
@@ -106,6 +118,12 @@ export async function writeUserData(core: Hypercore, entries: Array<[string, Buf
   } finally {
     state._unlock()
   }
+}
+
+// Resolves once the writes queued on the core's state before this call are done (it takes and releases
+// the same lock they take).
+export async function settleWrites(core: Hypercore): Promise<void> {
+  await writeUserData(core, [])
 }
 
 // User data entries with keys in [gte, lt), in key order.

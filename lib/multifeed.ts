@@ -13,7 +13,7 @@ import { toKey, toHex } from './keys'
 import { maybeCallback, splitCallback, Callback } from './callbacks'
 import * as errors from './errors'
 import { FeedEntry, LIMITS } from './messages'
-import { detach, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
+import { detach, closeChannel, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
 import { FeedInfo, FeedRecord, newRecord, infoOf } from './feed-record'
 import { TransferScheduler, TransferHost } from './transfers'
@@ -33,6 +33,7 @@ export interface MultifeedOptions {
   maxFeeds?: number
   maxDownloads?: number
   stallTimeout?: number
+  maxNewFeedsPerConnection?: number
   timeout?: number
   storeKey?: boolean // false: the shared key is never written to disk; every open must pass it
 }
@@ -40,6 +41,12 @@ export interface MultifeedOptions {
 export interface RemoveOptions {
   block?: boolean // never accept this feed again, from any peer
   allowWriter?: boolean // our own writer goes too; writer(name) then makes a writer with a new key
+}
+
+export interface PurgeOptions {
+  empty?: boolean // remote feeds of which we hold no block
+  introducedBy?: FeedExchange // remote feeds this connection made us record (this session)
+  block?: boolean // and refuse them for good
 }
 
 export interface ReplicateOptions {
@@ -61,6 +68,8 @@ const INFO_BATCH = 256
 const DEFAULT_MAX_DOWNLOADS = 256
 // A download that brings no block from a connection for this long is given up there (lib/transfers.ts).
 const DEFAULT_STALL_TIMEOUT = 10_000
+// Feeds one connection may make us record: one member cannot fill the index (and every peer's after it).
+const DEFAULT_MAX_NEW_FEEDS_PER_CONNECTION = 10_000
 
 // How long close() waits for a remote to end the streams we made before destroying them.
 const CLOSE_GRACE = 2000
@@ -75,6 +84,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   readonly maxFeeds: number
   readonly maxDownloads: number
   readonly stallTimeout: number
+  readonly maxNewFeedsPerConnection: number
   readonly store: Corestore
   private readonly ownsStore: boolean
   private readonly base: Corestore
@@ -93,6 +103,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private readonly creatingFeeds = new Map<string, Promise<FeedRecord>>() // remote feeds being recorded, by hex key
   private wasSynced = true
   private readonly transfers: TransferScheduler
+  // the remote feeds each connection made us record (this session): its quota, and purge({ introducedBy })
+  private readonly introducedBy = new Map<FeedExchange, Set<string>>()
   private readonly pastStats = newTransferStats()
   private pastConnections = 0
 
@@ -109,6 +121,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     if (!Number.isSafeInteger(this.maxFeeds) || this.maxFeeds < 1) throw errors.INVALID_ARGUMENT('maxFeeds must be a positive integer')
     this.maxDownloads = opts.maxDownloads ?? DEFAULT_MAX_DOWNLOADS
     if (!Number.isSafeInteger(this.maxDownloads) || this.maxDownloads < 1) throw errors.INVALID_ARGUMENT('maxDownloads must be a positive integer')
+    this.maxNewFeedsPerConnection = opts.maxNewFeedsPerConnection ?? DEFAULT_MAX_NEW_FEEDS_PER_CONNECTION
+    if (!Number.isSafeInteger(this.maxNewFeedsPerConnection) || this.maxNewFeedsPerConnection < 0) throw errors.INVALID_ARGUMENT('maxNewFeedsPerConnection must be a whole number')
     this.stallTimeout = opts.stallTimeout ?? DEFAULT_STALL_TIMEOUT
     if (!Number.isSafeInteger(this.stallTimeout) || this.stallTimeout < 1) throw errors.INVALID_ARGUMENT('stallTimeout must be a positive integer (ms)')
     this.timeout = opts.timeout ?? DEFAULT_TIMEOUT
@@ -180,10 +194,29 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
 
     const { feeds, blocked, clean } = await this.index.load()
     for (const key of blocked) this.blocked.add(toHex(key))
-    const records = feeds.map((f) => newRecord(f.key, f.name, f.writable, f.length))
+    // a blocked feed never comes back, even if a crash left its record behind
+    const records = feeds.filter((f) => !this.blocked.has(toHex(f.key))).map((f) => newRecord(f.key, f.name, f.writable, f.length))
     if (!clean) await this.readLengths(records)
     for (const record of records) this.addRecord(record)
     await this.index.markOpen()
+  }
+
+  // Until the open cores stop growing (a few passes at most: nothing new arrives once the streams ended).
+  private async settleLengths(): Promise<void> {
+    const open = [...this.records.values()].filter((r) => r.core !== null && r.core.opened && !r.core.closing)
+    for (let pass = 0; pass < 5; pass++) {
+      let grew = false
+      await Promise.allSettled(open.map(async (record) => {
+        const core = record.core!
+        await settleWrites(core)
+        if (core.contiguousLength > record.length) {
+          record.length = core.contiguousLength
+          grew = true
+        }
+      }))
+      if (!grew && pass > 0) return
+      await new Promise((resolve) => setImmediate(resolve))
+    }
   }
 
   // After an unclean close: the truth from each core's stored state, its contiguous length (a writer's
@@ -208,6 +241,9 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       ex.destroy(null)
     }
     await Promise.all(ending)
+    // blocks that arrived before the streams ended may still be queued for writing: let them land, so
+    // the lengths saved below are the cores' own (no event of ours would report them)
+    await this.settleLengths()
     const closing: Promise<void>[] = []
     for (const record of this.records.values()) {
       if (record.core) closing.push(record.core.close())
@@ -392,30 +428,81 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     const hex = toHex(buf)
     if (!this.opened) await this.ready()
     if (this.closing) throw errors.CLOSED()
-    const record = this.records.get(hex)
-    if (!record && !opts.block) throw errors.FEED_NOT_FOUND(buf)
-    if (record && record.writable && !opts.allowWriter) throw errors.WRITER_REMOVAL(buf)
+    if (!this.records.has(hex) && !opts.block) throw errors.FEED_NOT_FOUND(buf)
+    if (this.records.get(hex)?.writable && !opts.allowWriter) throw errors.WRITER_REMOVAL(buf)
     // the refusal is stored before the feed goes: a crash in between leaves it blocked, never back
     if (opts.block) {
+      this.blocked.add(hex) // from now on no advertisement records it
       await this.index!.block(buf)
-      this.blocked.add(hex)
     }
-    if (!record) return
+    // a peer's advertisement of it being recorded right now lands first, then goes
+    await this.creatingFeeds.get(hex)?.catch(noop)
+    const record = this.records.get(hex)
+    if (!record) {
+      if (opts.block) await this.index!.delete(buf) // a record that was being written when it was blocked
+      return
+    }
+    if (this.closing) return
+    if (record.writable && !opts.allowWriter) throw errors.WRITER_REMOVAL(buf)
     await this.index!.delete(buf)
-    this.records.delete(hex)
-    if (record.name !== null && this.writersByName.get(record.name) === record) this.writersByName.delete(record.name)
-    this.transfers.removed(record)
-    const core = this.open(record)
-    record.core = null
-    try {
-      await core.ready()
-      for (const ex of this.exchanges.values()) detach(core, ex.muxer)
-      if (core.length > 0) await core.clear(0, core.length)
-    } finally {
-      await core.close()
-    }
-    this.emit('remove', buf)
+    await this.drop(record)
     this.checkSynced()
+  }
+
+  // Removes remote feeds in one call: those that never delivered a block (`empty`), and/or those one
+  // connection made us record this session (`introducedBy`); `block` refuses them for good. Writers are
+  // never purged. Resolves to how many were removed.
+  purge(opts: PurgeOptions, cb?: Callback<number>): Promise<number> {
+    return maybeCallback(this.purgeFeeds(opts), cb)
+  }
+
+  private async purgeFeeds(opts: PurgeOptions): Promise<number> {
+    if (!opts || (opts.empty !== true && opts.introducedBy === undefined)) throw errors.INVALID_ARGUMENT('purge needs empty: true or introducedBy: exchange')
+    if (!this.opened) await this.ready()
+    if (this.closing) throw errors.CLOSED()
+    const from = opts.introducedBy === undefined ? null : this.introducedBy.get(opts.introducedBy) ?? new Set<string>()
+    const doomed: FeedRecord[] = []
+    for (const record of from === null ? this.records.values() : [...from].map((hex) => this.records.get(hex))) {
+      if (!record || record.writable) continue
+      if (opts.empty === true && record.length > 0) continue
+      doomed.push(record)
+    }
+    if (doomed.length === 0) return 0
+    const keys = doomed.map((r) => r.key)
+    if (opts.block) {
+      for (const record of doomed) this.blocked.add(record.hex)
+      await this.index!.blockMany(keys)
+    }
+    await this.index!.deleteMany(keys) // durable first: a crash then cannot bring them back
+    for (const record of doomed) await this.drop(record)
+    this.checkSynced()
+    return doomed.length
+  }
+
+  // The record goes from memory and every connection, and its blocks are freed.
+  private async drop(record: FeedRecord): Promise<void> {
+    this.records.delete(record.hex)
+    if (record.name !== null && this.writersByName.get(record.name) === record) this.writersByName.delete(record.name)
+    for (const set of this.introducedBy.values()) set.delete(record.hex)
+    this.transfers.removed(record)
+    // the session with the live download goes first (its requests with it), so no block lands after clear
+    const live = record.core
+    record.core = null
+    if (live !== null) {
+      for (const ex of this.exchanges.values()) closeChannel(live, ex.muxer)
+      await live.close().catch(safetyCatch)
+    }
+    if (live !== null || record.length > 0) {
+      const core = this.slot!.get({ key: record.key, active: false })
+      try {
+        await core.ready()
+        for (const ex of this.exchanges.values()) closeChannel(core, ex.muxer)
+        await clearAll(core)
+      } finally {
+        await core.close()
+      }
+    }
+    this.emit('remove', record.key)
   }
 
   async unblock(key: Buffer | string): Promise<void> {
@@ -600,7 +687,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   }
 
   private announce(record: FeedRecord): void {
-    if (this.exchanges.size === 0) return
+    if (this.exchanges.size === 0 || !forwardable(record)) return
     this.isShared(record).then((shared) => {
       if (!shared) return
       for (const ex of this.exchanges.values()) ex.announce({ key: record.key, length: record.length })
@@ -615,12 +702,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
 
   async sharedEntries(): Promise<LocalEntry[]> {
     const out: LocalEntry[] = []
-    if (this.shareFilter === null) {
-      for (const record of this.records.values()) out.push({ key: record.key, length: record.length })
-      return out
-    }
     for (const record of this.records.values()) {
-      if (await this.isShared(record)) out.push({ key: record.key, length: record.length })
+      if (forwardable(record) && (this.shareFilter === null || await this.isShared(record))) out.push({ key: record.key, length: record.length })
     }
     return out
   }
@@ -638,20 +721,31 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   }
 
   async receiveEntries(exchange: FeedExchange, entries: FeedEntry[]): Promise<Hypercore[]> {
-    // first the feeds new to us: filtered, then recorded durably in one batch
+    // first the feeds new to us: filtered, then recorded durably in one batch. A feed advertised empty
+    // is nothing to download and is never recorded; past this connection's quota or maxFeeds the new
+    // feeds are refused (the connection and the updates of known feeds go on).
     const fresh: FeedRecord[] = []
     const seen = new Set<string>()
+    const introduced = this.introduced(exchange)
+    let refused = 0
     for (const entry of entries) {
       const hex = toHex(entry.key)
-      if (this.records.has(hex) || this.creatingFeeds.has(hex) || this.blocked.has(hex) || seen.has(hex)) continue
-      if (this.records.size + fresh.length >= this.maxFeeds) throw errors.TOO_MANY_FEEDS(this.maxFeeds, this.records.size + fresh.length + 1)
+      if (entry.length === 0 || this.records.has(hex) || this.creatingFeeds.has(hex) || this.blocked.has(hex) || seen.has(hex)) continue
+      if (this.records.size + fresh.length >= this.maxFeeds || introduced.size + fresh.length >= this.maxNewFeedsPerConnection) {
+        refused++
+        continue
+      }
       // `length`: what the remote advertised (we have none of it yet)
       if (this.acceptFilter !== null && !(await this.acceptFilter({ key: entry.key, name: null, writable: false, length: entry.length }))) continue
       seen.add(hex)
       fresh.push(newRecord(b4a.from(entry.key) as Buffer, null, false, 0))
     }
+    if (refused > 0) this.emit('refused', refused, exchange)
     if (this.closing || exchange.closed) return []
-    if (fresh.length > 0) await this.addRemotes(fresh)
+    if (fresh.length > 0) {
+      await this.addRemotes(fresh)
+      for (const record of fresh) introduced.add(record.hex)
+    }
 
     const began: Hypercore[] = []
     for (const entry of entries) {
@@ -681,11 +775,21 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     } finally {
       for (const record of records) this.creatingFeeds.delete(record.hex)
     }
-    for (const record of records) this.addRecord(record)
     for (const record of records) {
+      // blocked while its record was being written: it goes again (remove() waited for this write)
+      if (!this.blocked.has(record.hex)) this.addRecord(record)
+    }
+    for (const record of records) {
+      if (this.records.get(record.hex) !== record) continue
       this.emitFeed(record)
       this.announce(record)
     }
+  }
+
+  private introduced(exchange: FeedExchange): Set<string> {
+    let set = this.introducedBy.get(exchange)
+    if (!set) this.introducedBy.set(exchange, set = new Set())
+    return set
   }
 
   exchangeUpdated(exchange: FeedExchange): void {
@@ -696,6 +800,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   exchangeClosed(exchange: FeedExchange, err: errors.MultifeedError | null): void {
     if (this.exchanges.get(exchange.muxer) === exchange) {
       this.exchanges.delete(exchange.muxer)
+      if (this.introducedBy.get(exchange)?.size === 0) this.introducedBy.delete(exchange)
       addTransferStats(this.pastStats, exchange.stats)
       if (exchange.stats.startedAt !== null) this.pastConnections++
     }
@@ -713,6 +818,23 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
 }
 
 function noop(): void {}
+
+// Frees every block. Blocks that arrived before the channels closed may still be queued for writing
+// (and the upgrade that gives the core its length with them): let those writes through, clear again.
+// A writer's head stays, so its key is never written again (writer(name) moves on to a new key).
+async function clearAll(core: Hypercore): Promise<void> {
+  for (let pass = 0; pass < 3; pass++) {
+    await settleWrites(core)
+    if (core.length > 0) await core.clear(0, core.length)
+    if (pass > 0 && core.contiguousLength === 0) return
+  }
+}
+
+// A remote feed is passed on to other peers only once we hold a verified block of it: a key nobody can
+// serve (junk from one member) stops at the first honest peer instead of spreading through the group.
+function forwardable(record: FeedRecord): boolean {
+  return record.writable || record.length > 0
+}
 
 function writerCoreName(name: string, generation: number): string {
   return generation === 0 ? 'writer/' + name : `writer/${name}#${generation}`

@@ -13,7 +13,7 @@ import type Hypercore from 'hypercore'
 import safetyCatch from 'safety-catch'
 import type { FeedExchange } from './exchange'
 import type { FeedRecord } from './feed-record'
-import { attach, detach, isAttached, peerOn, HYPERCORE_PROTOCOL } from './internals'
+import { attach, detach, closeChannel, isAttached, peerOn, HYPERCORE_PROTOCOL } from './internals'
 
 export interface TransferHost {
   readonly closing: Promise<void> | null
@@ -232,7 +232,7 @@ export class TransferScheduler {
     link.downloads.delete(record.hex)
     link.progressAt.delete(record.hex)
     // its channel there closes, so hypercore asks the other peers for the blocks it had asked this one
-    if (record.core !== null) detach(record.core, exchange.muxer)
+    if (record.core !== null) closeChannel(record.core, exchange.muxer)
     exchange.giveUp(record.hex)
     this.host.onstalled(record, exchange)
     this.settle(record, exchange)
@@ -329,21 +329,25 @@ export class TransferScheduler {
 
   private sweep(): void {
     const now = Date.now()
-    let work = 0
     for (const [ex, link] of [...this.links]) {
       for (const [hex, at] of [...link.progressAt]) {
         const record = this.host.recordOf(hex)
-        if (!record) continue
-        if (now - at >= this.limits.stallTimeout) this.stall(record, ex, link)
-        else work++
+        if (record && now - at >= this.limits.stallTimeout) this.stall(record, ex, link)
       }
       for (const hex of [...link.uploads.keys()]) {
         const record = this.host.recordOf(hex)
-        if (!record || record.core === null) continue
-        if (this.remoteHas(record, ex)) this.finishUpload(record, ex, link)
-        else work++
+        if (record && record.core !== null && this.remoteHas(record, ex)) this.finishUpload(record, ex, link)
       }
     }
-    if (work === 0) this.stopTimer()
+    // counted after the round: stalls free slots, and the downloads that take them need watching too
+    if (!this.hasWork()) this.stopTimer()
+  }
+
+  private hasWork(): boolean {
+    for (const link of this.links.values()) {
+      if (link.progressAt.size > 0) return true
+      for (const hex of link.uploads.keys()) if (this.host.recordOf(hex)?.core) return true
+    }
+    return false
   }
 }

@@ -65,8 +65,9 @@ function closed (s) {
   return new Promise((resolve) => s.destroyed ? resolve() : s.once('close', resolve))
 }
 
+// the feeds that hold data: an empty writer is never advertised to a peer that lacks it (nothing to fetch)
 function state (m) {
-  return m.list().map((f) => b4a.toString(f.key, 'hex') + ':' + f.length).sort().join(',')
+  return m.list().filter((f) => f.length > 0).map((f) => b4a.toString(f.key, 'hex') + ':' + f.length).sort().join(',')
 }
 
 // Resolves when both multifeeds list the same feeds at the same lengths and are synced (checked on events).
@@ -178,7 +179,7 @@ test(`broken connections: ${CYCLES} cycles of cut, corrupted and truncated strea
   await converged(a, b)
   const la = a.list()
   const lb = b.list()
-  t.is(la.length, writers.a.length + writers.b.length, 'every writer of both sides is known')
+  t.is(la.length, writers.a.length + writers.b.filter((w) => w.length > 0).length, 'every writer of a, and every writer of b with data, is known to a')
   t.is(new Set(la.map((f) => b4a.toString(f.key, 'hex'))).size, la.length, 'no duplicate feeds on a')
   t.is(new Set(lb.map((f) => b4a.toString(f.key, 'hex'))).size, lb.length, 'no duplicate feeds on b')
   t.is(state(a), state(b), 'same feeds at the same lengths')

@@ -1125,7 +1125,8 @@ class HonestPeer {
         if (got !== len) v.push(`honest ${mode} exchange: feed ${k.slice(0, 8)} at ${len} on the multifeed, the peer learned ${got}`)
       }
       const list = snapshot(this.m)
-      for (const e of this.local) if (!list.has(hex(e.key))) v.push(`honest ${mode} exchange: the multifeed did not add our feed ${hex(e.key).slice(0, 8)}`)
+      // a feed advertised empty is never recorded (nothing to download): only the others must be added
+      for (const e of this.local) if (e.length > 0 && !list.has(hex(e.key))) v.push(`honest ${mode} exchange: the multifeed did not add our feed ${hex(e.key).slice(0, 8)}`)
       this.stats.honestCompleted = (this.stats.honestCompleted || 0) + 1
     }
     if (mode === null && !this.faulted && this.ex.phase !== 'closed') v.push(`honest exchange stalled in phase ${this.ex.phase}`)
