@@ -285,7 +285,7 @@ declare namespace Multifeed {
     | 'ERR_VERSION_MISMATCH' | 'ERR_CLIENT_MISMATCH' | 'ERR_KEY_MISMATCH' | 'ERR_BAD_MESSAGE'
     | 'ERR_TOO_MANY_FEEDS' | 'ERR_EXCHANGE_TIMEOUT' | 'ERR_INVALID_KEY' | 'ERR_INVALID_ARGUMENT'
     | 'ERR_CLOSED' | 'ERR_STORAGE_LOCKED' | 'ERR_STORAGE_CORRUPT' | 'ERR_FEED_NOT_FOUND'
-    | 'ERR_WRITER_REMOVAL' | 'ERR_SWARM_DESTROYED'
+    | 'ERR_WRITER_REMOVAL' | 'ERR_SWARM_DESTROYED' | 'ERR_QUEUE_FULL'
 
   // The facts an error may carry, by code.
   export interface MultifeedErrorFacts {
@@ -294,8 +294,9 @@ declare namespace Multifeed {
     usClient?: string // ERR_CLIENT_MISMATCH
     themClient?: string // ERR_CLIENT_MISMATCH
     discoveryKey?: Buffer // ERR_KEY_MISMATCH
-    limit?: number // ERR_TOO_MANY_FEEDS
+    limit?: number // ERR_TOO_MANY_FEEDS, ERR_QUEUE_FULL
     count?: number // ERR_TOO_MANY_FEEDS
+    bytes?: number // ERR_QUEUE_FULL
     phase?: string // ERR_EXCHANGE_TIMEOUT
     timeout?: number // ERR_EXCHANGE_TIMEOUT
     value?: unknown // ERR_INVALID_KEY, ERR_INVALID_ARGUMENT: the rejected input

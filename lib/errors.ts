@@ -8,8 +8,9 @@ export interface MultifeedErrorFacts {
   usClient?: string // ERR_CLIENT_MISMATCH
   themClient?: string // ERR_CLIENT_MISMATCH
   discoveryKey?: Buffer // ERR_KEY_MISMATCH
-  limit?: number // ERR_TOO_MANY_FEEDS
+  limit?: number // ERR_TOO_MANY_FEEDS, ERR_QUEUE_FULL
   count?: number // ERR_TOO_MANY_FEEDS
+  bytes?: number // ERR_QUEUE_FULL
   phase?: string // ERR_EXCHANGE_TIMEOUT
   timeout?: number // ERR_EXCHANGE_TIMEOUT
   value?: unknown // ERR_INVALID_KEY, ERR_INVALID_ARGUMENT: the rejected input
@@ -35,6 +36,7 @@ export class MultifeedError extends Error implements MultifeedErrorFacts {
   declare discoveryKey?: Buffer
   declare limit?: number
   declare count?: number
+  declare bytes?: number
   declare phase?: string
   declare timeout?: number
   declare value?: unknown
@@ -83,6 +85,10 @@ export function TOO_MANY_FEEDS(limit: number, count: number): MultifeedError {
 
 export function EXCHANGE_TIMEOUT(phase: string, timeout: number): MultifeedError {
   return make('ERR_EXCHANGE_TIMEOUT', `the remote went silent for ${timeout} ms during the feed exchange (${phase})`, { phase, timeout })
+}
+
+export function QUEUE_FULL(bytes: number, limit: number): MultifeedError {
+  return make('ERR_QUEUE_FULL', `the remote sent ${bytes} bytes faster than they could be processed, the limit is ${limit}`, { bytes, limit })
 }
 
 export function INVALID_KEY(reason: string, value?: unknown): MultifeedError {

@@ -9,7 +9,7 @@ import * as m from './messages'
 import { capability, connectionSalt, element, elementKeyHash, elementLength, SetDigest, ELEMENT_BYTES } from './caps'
 import { Encoder, Decoder, codedSymbolCodec, CodedSymbol } from './riblt'
 import { ChannelRouter, Routed } from './router'
-import { VERSION_MISMATCH, CLIENT_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, MultifeedError } from './errors'
+import { VERSION_MISMATCH, CLIENT_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, QUEUE_FULL, MultifeedError } from './errors'
 import { toHex } from './keys'
 import { endGracefully, hasCoreChannels } from './internals'
 import type { Link } from './transfers'
@@ -49,6 +49,13 @@ const NEXT_BATCH_FRACTION = 0.25 // each `more`: max(8, ceil(0.25 * produced so 
 const MIN_SYMBOL_BATCH = 8
 const MAX_SYMBOLS_LIST_RATIO = 2 // the initiator stops when its symbols exceed twice the lists' size
 const DIFF_ITEMS_SLACK = 4096 // `short` + `want` items in total: twice the initiator's set + 4096
+
+// Received bytes waiting to be processed: a stream of our own stops reading past PAUSE_BYTES; past the
+// hard limit (twice a full list of maxFeeds entries, plus slack) the peer is flooding.
+const PAUSE_BYTES = 1024 * 1024
+// The largest valid message is a `diff` with three full arrays (4096 x 41 bytes each, about 500 KB).
+const MAX_MESSAGE_BYTES = 1024 * 1024
+const QUEUE_SLACK_BYTES = 4 * 1024 * 1024
 
 // Both sides run this on the two summaries and reach the same answer.
 export function chooseMode(a: number, b: number): 'list' | 'sketch' {
@@ -93,9 +100,11 @@ export class FeedExchange implements Routed {
   private announceQueue = new Map<string, LocalEntry>()
   private announceScheduled = false
   private queuedEntries = 0
+  queuedBytes = 0 // bytes of received messages not processed yet
+  private paused = false
   private readonly downloadedFeeds = new Set<string>()
   private sentDone = false
-  private processing = 0 // messages being processed now
+  processing = 0 // messages being processed now
   private lastProgress = ''
   private remoteRejected = false
   private receivedDone = false
@@ -232,6 +241,11 @@ export class FeedExchange implements Routed {
   private onmessage(type: number, buf: Buffer): void {
     if (this.phase === 'closed') return
     this.stats.exchangeBytesReceived += buf.byteLength
+    // larger than any valid message: malformed, and dropped at once (in order, like any other failure)
+    if (buf.byteLength > MAX_MESSAGE_BYTES) {
+      const size = buf.byteLength
+      return this.enqueue(() => { throw BAD_MESSAGE(`a message of ${size} bytes, the largest valid one is under ${MAX_MESSAGE_BYTES}`) })
+    }
     // a flood is refused as it arrives, before it queues: entries waiting to be processed (of `feeds`
     // and of `diff.full`) are bounded too
     let diff: m.Diff | null = null
@@ -245,8 +259,16 @@ export class FeedExchange implements Routed {
     const n = type === 1 ? peekUint(buf, 1) : diff !== null ? diff.full.length : 0
     this.queuedEntries += n
     if (this.queuedEntries > 2 * this.host.maxFeeds) return this.fail(TOO_MANY_FEEDS(this.host.maxFeeds, this.queuedEntries))
+    // and so are their bytes: a stream of our own stops reading past PAUSE_BYTES (backpressure down to
+    // the socket), and a peer that keeps sending past what any honest exchange needs is cut off
+    const bytes = buf.byteLength
+    this.queuedBytes += bytes
+    if (this.queuedBytes > this.maxQueuedBytes) return this.fail(QUEUE_FULL(this.queuedBytes, this.maxQueuedBytes))
+    if (this.queuedBytes > PAUSE_BYTES) this.pauseReading()
     this.enqueue(async () => {
       this.queuedEntries -= n
+      this.queuedBytes -= bytes
+      if (this.queuedBytes <= PAUSE_BYTES) this.resumeReading()
       switch (type) {
         case 0: return this.onsummary(m.decode(m.summary, buf, 'summary'))
         case 1: return this.onfeeds(m.decode(m.feeds, buf, 'feeds'))
@@ -261,6 +283,22 @@ export class FeedExchange implements Routed {
 
   // The timeout bounds progress, not silence: only a message that moved the exchange on (a new phase,
   // feeds we did not know, symbols, a diff) re-arms it, so a drip of empty messages cannot hold it open.
+  private get maxQueuedBytes(): number {
+    return 2 * this.host.maxFeeds * ENTRY_BYTES + QUEUE_SLACK_BYTES
+  }
+
+  private pauseReading(): void {
+    if (this.paused || !this.owned) return
+    this.paused = true
+    this.muxer.stream.pause()
+  }
+
+  private resumeReading(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.muxer.stream.resume()
+  }
+
   private enqueue(fn: () => Promise<void> | void): void {
     this.queue = this.queue.then(async () => {
       if (this.phase === 'closed') return

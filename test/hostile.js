@@ -28,7 +28,7 @@ const fakeKey = () => crypto.randomBytes(32) // a feed that exists nowhere
 // over protomux, on a corestore of its own (given, so one peer can connect twice) that serves the cores it
 // holds. `advertise` sends a summary of its set and the whole set as one list (list mode whenever either
 // set is empty); `feeds` sends one `feeds` message; `next` reads the multifeed's messages in order.
-async function hostile (t, m, { store = null, isInitiator = true } = {}) {
+async function hostile (t, m, { store = null, isInitiator = true, shared = false } = {}) {
   if (store === null) {
     store = new Corestore(await t.tmp())
     t.teardown(() => store.close(), { order: 2 })
@@ -36,7 +36,16 @@ async function hostile (t, m, { store = null, isInitiator = true } = {}) {
   const stream = store.replicate(isInitiator)
   stream.on('error', () => {})
   const muxer = Hypercore.getProtocolMuxer(stream)
-  const s = m.replicate(!isInitiator)
+  let s
+  if (shared) {
+    // a connection the multifeed does not own (a Hyperswarm connection, say): made by a store of its own
+    const own = new Corestore(await t.tmp())
+    t.teardown(() => own.close(), { order: 2 })
+    s = own.replicate(!isInitiator)
+    m.replicate(s)
+  } else {
+    s = m.replicate(!isInitiator)
+  }
   s.errors = []
   s.on('error', (err) => s.errors.push(err))
   s.pipe(stream).pipe(s)
@@ -501,4 +510,42 @@ test('14. remove() during a download: none of the feed\'s blocks stay stored', {
     await store.close()
     if (stored > 0 || stopped === null) break // failed: the other timings would only fail again, slowly
   }
+})
+
+// 9. Queued work: while a slow accept filter holds the exchange, a flood of messages (symbols carry no
+// entries, so only their bytes can bound them) must not queue without limit.
+async function floodBehindSlowAccept (t, { shared }) {
+  const key = crypto.randomBytes(32)
+  let release
+  const stuck = new Promise((resolve) => { release = resolve })
+  let entered
+  const held = new Promise((resolve) => { entered = resolve })
+  const m = await create(t, { key, maxFeeds: 10, accept: () => { entered(); return stuck } })
+  t.teardown(() => release(true), { order: 0 })
+  const peer = await hostile(t, m, { shared })
+  await peer.next('the multifeed\'s summary')
+  peer.advertise([{ key: fakeKey(), length: 3 }]) // list mode: processing waits in the filter
+  await bounded(t, held, 'the filter to hold the exchange', 3000)
+  const ex = peer.ex()
+  const failed = new Promise((resolve) => m.once('exchange-close', (_ex, err) => resolve(err)))
+  const junk = b4a.alloc(80 * 1024, 1) // about the size of a full symbols message
+  for (let i = 0; i < 80 && !ex.closed; i++) {
+    peer.send(2, junk) // 6.4 MB in all
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  return { m, ex, failed }
+}
+
+test('9. queued work: behind a slow accept filter, a stream of our own stops reading near 1 MB', async (t) => {
+  const { ex } = await floodBehindSlowAccept(t, { shared: false })
+  t.absent(ex.closed, 'the exchange is still up: backpressure, not an error')
+  t.ok(ex.queuedBytes < 2 * 1024 * 1024, `${ex.queuedBytes} bytes queued after 6.4 MB were sent`)
+})
+
+test('9. queued work: on a shared connection the flood ends in ERR_QUEUE_FULL, the connection stays', async (t) => {
+  const { ex, failed } = await floodBehindSlowAccept(t, { shared: true })
+  const err = await bounded(t, failed, 'the exchange to fail', 5000)
+  t.is(err && err.code, 'ERR_QUEUE_FULL')
+  t.ok(err && err.bytes > err.limit, `${err && err.bytes} bytes queued, the limit is ${err && err.limit}`)
+  t.absent(ex.stream.destroyed, 'the shared stream is not ours to destroy')
 })
