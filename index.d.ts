@@ -20,6 +20,8 @@ declare class Multifeed<T = any> extends EventEmitter {
   readonly maxFeeds: number
   readonly maxDownloads: number
   readonly stallTimeout: number
+  readonly maxTotalDownloads: number
+  readonly maxConnections: number
   readonly maxNewFeedsPerConnection: number
 
   readonly opened: boolean
@@ -224,6 +226,8 @@ declare namespace Multifeed {
     maxDownloads?: number
     stallTimeout?: number // ms a download may bring no block from a connection before it is given up there
     maxNewFeedsPerConnection?: number // feeds one connection may make us record; the excess is refused
+    maxTotalDownloads?: number // distinct feeds downloading on all connections together
+    maxConnections?: number // connections exchanging at once; more get ERR_TOO_MANY_CONNECTIONS
     timeout?: number
     storeKey?: boolean // false: the shared key is never written to disk
   }
@@ -285,7 +289,7 @@ declare namespace Multifeed {
     | 'ERR_VERSION_MISMATCH' | 'ERR_CLIENT_MISMATCH' | 'ERR_KEY_MISMATCH' | 'ERR_BAD_MESSAGE'
     | 'ERR_TOO_MANY_FEEDS' | 'ERR_EXCHANGE_TIMEOUT' | 'ERR_INVALID_KEY' | 'ERR_INVALID_ARGUMENT'
     | 'ERR_CLOSED' | 'ERR_STORAGE_LOCKED' | 'ERR_STORAGE_CORRUPT' | 'ERR_FEED_NOT_FOUND'
-    | 'ERR_WRITER_REMOVAL' | 'ERR_SWARM_DESTROYED' | 'ERR_QUEUE_FULL'
+    | 'ERR_WRITER_REMOVAL' | 'ERR_SWARM_DESTROYED' | 'ERR_QUEUE_FULL' | 'ERR_TOO_MANY_CONNECTIONS'
 
   // The facts an error may carry, by code.
   export interface MultifeedErrorFacts {
@@ -294,7 +298,7 @@ declare namespace Multifeed {
     usClient?: string // ERR_CLIENT_MISMATCH
     themClient?: string // ERR_CLIENT_MISMATCH
     discoveryKey?: Buffer // ERR_KEY_MISMATCH
-    limit?: number // ERR_TOO_MANY_FEEDS, ERR_QUEUE_FULL
+    limit?: number // ERR_TOO_MANY_FEEDS, ERR_QUEUE_FULL, ERR_TOO_MANY_CONNECTIONS
     count?: number // ERR_TOO_MANY_FEEDS
     bytes?: number // ERR_QUEUE_FULL
     phase?: string // ERR_EXCHANGE_TIMEOUT

@@ -8,7 +8,7 @@ export interface MultifeedErrorFacts {
   usClient?: string // ERR_CLIENT_MISMATCH
   themClient?: string // ERR_CLIENT_MISMATCH
   discoveryKey?: Buffer // ERR_KEY_MISMATCH
-  limit?: number // ERR_TOO_MANY_FEEDS, ERR_QUEUE_FULL
+  limit?: number // ERR_TOO_MANY_FEEDS, ERR_QUEUE_FULL, ERR_TOO_MANY_CONNECTIONS
   count?: number // ERR_TOO_MANY_FEEDS
   bytes?: number // ERR_QUEUE_FULL
   phase?: string // ERR_EXCHANGE_TIMEOUT
@@ -85,6 +85,10 @@ export function TOO_MANY_FEEDS(limit: number, count: number): MultifeedError {
 
 export function EXCHANGE_TIMEOUT(phase: string, timeout: number): MultifeedError {
   return make('ERR_EXCHANGE_TIMEOUT', `the remote went silent for ${timeout} ms during the feed exchange (${phase})`, { phase, timeout })
+}
+
+export function TOO_MANY_CONNECTIONS(limit: number): MultifeedError {
+  return make('ERR_TOO_MANY_CONNECTIONS', `this multifeed already exchanges on ${limit} connections (maxConnections)`, { limit })
 }
 
 export function QUEUE_FULL(bytes: number, limit: number): MultifeedError {

@@ -32,6 +32,8 @@ export interface MultifeedOptions {
   namespace?: string
   maxFeeds?: number
   maxDownloads?: number
+  maxTotalDownloads?: number
+  maxConnections?: number
   stallTimeout?: number
   maxNewFeedsPerConnection?: number
   timeout?: number
@@ -66,6 +68,10 @@ const INFO_BATCH = 256
 // Feeds one connection downloads at once; the rest wait their turn, so a first sync of many feeds holds
 // a window of cores, not one per feed.
 const DEFAULT_MAX_DOWNLOADS = 256
+// Distinct feeds downloading on all connections together: many connections cannot open many windows.
+const DEFAULT_MAX_TOTAL_DOWNLOADS = 1024
+// Connections one multifeed exchanges on at once; more are refused (ERR_TOO_MANY_CONNECTIONS).
+const DEFAULT_MAX_CONNECTIONS = 128
 // A download that brings no block from a connection for this long is given up there (lib/transfers.ts).
 const DEFAULT_STALL_TIMEOUT = 10_000
 // Feeds one connection may make us record: one member cannot fill the index (and every peer's after it).
@@ -83,6 +89,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   readonly client: string
   readonly maxFeeds: number
   readonly maxDownloads: number
+  readonly maxTotalDownloads: number
+  readonly maxConnections: number
   readonly stallTimeout: number
   readonly maxNewFeedsPerConnection: number
   readonly store: Corestore
@@ -121,6 +129,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     if (!Number.isSafeInteger(this.maxFeeds) || this.maxFeeds < 1) throw errors.INVALID_ARGUMENT('maxFeeds must be a positive integer')
     this.maxDownloads = opts.maxDownloads ?? DEFAULT_MAX_DOWNLOADS
     if (!Number.isSafeInteger(this.maxDownloads) || this.maxDownloads < 1) throw errors.INVALID_ARGUMENT('maxDownloads must be a positive integer')
+    this.maxTotalDownloads = opts.maxTotalDownloads ?? Math.max(this.maxDownloads, DEFAULT_MAX_TOTAL_DOWNLOADS)
+    if (!Number.isSafeInteger(this.maxTotalDownloads) || this.maxTotalDownloads < 1) throw errors.INVALID_ARGUMENT('maxTotalDownloads must be a positive integer')
+    this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+    if (!Number.isSafeInteger(this.maxConnections) || this.maxConnections < 1) throw errors.INVALID_ARGUMENT('maxConnections must be a positive integer')
     this.maxNewFeedsPerConnection = opts.maxNewFeedsPerConnection ?? DEFAULT_MAX_NEW_FEEDS_PER_CONNECTION
     if (!Number.isSafeInteger(this.maxNewFeedsPerConnection) || this.maxNewFeedsPerConnection < 0) throw errors.INVALID_ARGUMENT('maxNewFeedsPerConnection must be a whole number')
     this.stallTimeout = opts.stallTimeout ?? DEFAULT_STALL_TIMEOUT
@@ -143,7 +155,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       throw errors.INVALID_ARGUMENT('storage must be a directory path or a Corestore', { storage })
     }
     this.store = this.base.namespace(opts.namespace ?? 'hyper-multifeed')
-    this.transfers = new TransferScheduler(this, { maxDownloads: this.maxDownloads, stallTimeout: this.stallTimeout })
+    this.transfers = new TransferScheduler(this, { maxDownloads: this.maxDownloads, maxTotalDownloads: this.maxTotalDownloads, stallTimeout: this.stallTimeout })
     this.ready().catch(safetyCatch)
   }
 
@@ -532,9 +544,16 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     const owned = !isStream(isInitiator)
     const { live = true, ...streamOpts } = opts
     if (live === false && !owned) throw errors.INVALID_ARGUMENT('live: false needs a stream of its own (replicate(isInitiator)), not a shared one')
-    const stream = replicateStore(this.base, isInitiator, streamOpts)
+    const stream = replicateStore(this.base, isInitiator, streamOpts) as any
     const muxer = protocolMuxer(stream)
     if (this.exchanges.has(muxer)) return stream
+    if (this.exchanges.size >= this.maxConnections) {
+      const err = errors.TOO_MANY_CONNECTIONS(this.maxConnections)
+      // our own stream fails; on a shared one this multifeed just stays off it
+      if (owned) stream.destroy(err)
+      else if (this.listenerCount('channel-error') > 0) this.emit('channel-error', err, stream)
+      return stream
+    }
     const exchange = new FeedExchange(this, muxer, stream, owned, this.timeout, live === false)
     if (!exchange.closed) {
       this.exchanges.set(muxer, exchange)

@@ -3,7 +3,9 @@
 // when a core opens for a connection, waits for a window slot, has stalled, or may close again.
 //
 // Limits, each in one place here:
-// - the download window: at most `maxDownloads` feeds download on one connection at once, the rest queue;
+// - the download window: at most `maxDownloads` feeds download on one connection at once, and at most
+//   `maxTotalDownloads` distinct feeds on all connections together (so many connections cannot open many
+//   windows of cores); the rest queue, and a slot freed anywhere lets every connection's queue move;
 // - the stall watchdog: a feed that brings no block from a connection for `stallTimeout` ms is given up
 //   on that connection (its slot frees, its channel there closes so hypercore asks other peers, and
 //   synced() stops waiting for it there); a later, greater advertisement tries it again;
@@ -25,6 +27,7 @@ export interface TransferHost {
 
 export interface TransferLimits {
   maxDownloads: number
+  maxTotalDownloads: number
   stallTimeout: number
 }
 
@@ -43,6 +46,7 @@ export class TransferScheduler {
   private readonly limits: TransferLimits
   private readonly links = new Map<FeedExchange, Link>()
   private readonly lastSource = new Map<string, FeedExchange>() // feed -> connection its last block came from
+  private readonly downloading = new Map<string, number>() // feed -> connections downloading it now
   private timer: ReturnType<typeof setInterval> | null = null
 
   constructor(host: TransferHost, limits: TransferLimits) {
@@ -68,8 +72,8 @@ export class TransferScheduler {
     }
     link.uploads.clear()
     link.queued.clear()
-    link.downloads.clear()
-    link.progressAt.clear()
+    let freed = false
+    for (const hex of [...link.downloads]) freed = this.dropDownload(hex, link) || freed
     for (const hex of link.feeds) {
       const record = this.host.recordOf(hex)
       if (record) this.closeIfUnused(record)
@@ -77,6 +81,7 @@ export class TransferScheduler {
     link.feeds.clear()
     for (const [hex, ex] of this.lastSource) if (ex === exchange) this.lastSource.delete(hex)
     if (this.links.size === 0) this.stopTimer()
+    else if (freed) this.advanceAll()
   }
 
   close(): void {
@@ -133,15 +138,15 @@ export class TransferScheduler {
   removed(record: FeedRecord): void {
     for (const [ex, link] of this.links) {
       link.feeds.delete(record.hex)
-      link.downloads.delete(record.hex)
+      this.dropDownload(record.hex, link)
       link.queued.delete(record.hex)
-      link.progressAt.delete(record.hex)
       link.stalled.delete(record.hex)
       this.unserve(record, ex, link)
       ex.onremoved(record.hex)
       ex.emitRemoteFeeds(this.advance(ex, link))
     }
     this.lastSource.delete(record.hex)
+    this.advanceAll()
   }
 
   // --- events of an open core (the multifeed forwards them) ---
@@ -186,11 +191,11 @@ export class TransferScheduler {
 
   private startDownload(record: FeedRecord, exchange: FeedExchange, link: Link): Hypercore | null {
     if (link.downloads.has(record.hex) || link.queued.has(record.hex)) return null
-    if (link.downloads.size >= this.limits.maxDownloads) {
+    if (!this.hasSlot(record, link)) {
       link.queued.add(record.hex)
       return null
     }
-    link.downloads.add(record.hex)
+    this.addDownload(record, link)
     link.progressAt.set(record.hex, Date.now())
     this.armTimer()
     const core = this.use(record, exchange, link)
@@ -201,18 +206,54 @@ export class TransferScheduler {
     return core
   }
 
-  // Queued downloads that fit in the window now; returns the cores that began.
+  // A place in this connection's window, and in the window of all connections (a feed another
+  // connection already downloads costs no new place there).
+  private hasSlot(record: FeedRecord, link: Link): boolean {
+    if (link.downloads.size >= this.limits.maxDownloads) return false
+    return this.downloading.has(record.hex) || this.downloading.size < this.limits.maxTotalDownloads
+  }
+
+  private addDownload(record: FeedRecord, link: Link): void {
+    link.downloads.add(record.hex)
+    this.downloading.set(record.hex, (this.downloading.get(record.hex) ?? 0) + 1)
+  }
+
+  // Returns whether a place in the window of all connections freed up.
+  private dropDownload(hex: string, link: Link): boolean {
+    if (!link.downloads.delete(hex)) return false
+    link.progressAt.delete(hex)
+    const n = (this.downloading.get(hex) ?? 1) - 1
+    if (n > 0) {
+      this.downloading.set(hex, n)
+      return false
+    }
+    this.downloading.delete(hex)
+    return true
+  }
+
+  // Queued downloads that fit in the windows now; returns the cores that began.
   private advance(exchange: FeedExchange, link: Link): Hypercore[] {
     const began: Hypercore[] = []
     for (const hex of link.queued) {
       if (link.downloads.size >= this.limits.maxDownloads || exchange.closed) break
-      link.queued.delete(hex)
       const next = this.host.recordOf(hex)
-      if (!next || !exchange.pending.has(hex)) continue
+      if (!next || !exchange.pending.has(hex)) {
+        link.queued.delete(hex)
+        continue
+      }
+      if (!this.hasSlot(next, link)) break // the window of all connections is full
+      link.queued.delete(hex)
       const core = this.startDownload(next, exchange, link)
       if (core) began.push(core)
     }
     return began
+  }
+
+  // A place in the window of all connections freed up: every connection's queue may move, in turn.
+  private advanceAll(): void {
+    for (const [ex, link] of this.links) {
+      if (link.queued.size > 0) ex.emitRemoteFeeds(this.advance(ex, link))
+    }
   }
 
   // Nothing left to download from or upload to this connection: the core closes when idle, and the
@@ -220,17 +261,16 @@ export class TransferScheduler {
   private settle(record: FeedRecord, exchange: FeedExchange): void {
     const link = this.links.get(exchange)
     if (!link || exchange.pending.has(record.hex) || link.uploads.has(record.hex)) return
-    link.downloads.delete(record.hex)
-    link.progressAt.delete(record.hex)
+    const freed = this.dropDownload(record.hex, link)
     if (link.feeds.delete(record.hex)) this.closeIfUnused(record)
     exchange.emitRemoteFeeds(this.advance(exchange, link))
+    if (freed) this.advanceAll()
   }
 
   // No block of this feed came from this connection for stallTimeout: give it up here.
   private stall(record: FeedRecord, exchange: FeedExchange, link: Link): void {
     link.stalled.add(record.hex)
-    link.downloads.delete(record.hex)
-    link.progressAt.delete(record.hex)
+    if (this.dropDownload(record.hex, link)) queueMicrotask(() => this.advanceAll())
     // its channel there closes, so hypercore asks the other peers for the blocks it had asked this one
     if (record.core !== null) closeChannel(record.core, exchange.muxer)
     exchange.giveUp(record.hex)

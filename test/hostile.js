@@ -549,3 +549,42 @@ test('9. queued work: on a shared connection the flood ends in ERR_QUEUE_FULL, t
   t.ok(err && err.bytes > err.limit, `${err && err.bytes} bytes queued, the limit is ${err && err.limit}`)
   t.absent(ex.stream.destroyed, 'the shared stream is not ours to destroy')
 })
+
+// 8. Many connections: each may download its window of feeds, but all together open at most
+// maxTotalDownloads cores; and a multifeed exchanges on at most maxConnections connections.
+test('8. many connections re-announcing never-served feeds hold at most maxTotalDownloads cores', async (t) => {
+  const key = crypto.randomBytes(32)
+  const m = await create(t, { key, maxDownloads: 8, maxTotalDownloads: 12, stallTimeout: 60000 })
+  const peers = []
+  let peak = 0
+  for (let i = 0; i < 4; i++) {
+    const peer = await hostile(t, m)
+    await peer.next('the multifeed\'s summary')
+    const fakes = []
+    for (let j = 0; j < 20; j++) fakes.push({ key: fakeKey(), length: 5 })
+    peer.advertise(fakes)
+    peers.push(peer)
+  }
+  // (no 'feed' listener: it would open every core for the app)
+  await bounded(t, until(m, ['exchange'], () => m.size === 80 && m.connections.every((ex) => ex.phase === 'live')), 'every connection to list its feeds', 5000)
+  peak = Math.max(peak, m.openFeeds)
+  t.is(m.size, 80, 'all 80 recorded')
+  t.ok(peak <= 12, `${peak} cores open for 4 connections x 8 slots: the window of all connections holds`)
+  let downloading = 0
+  for (const ex of m.connections) downloading += ex.transfers.downloads.size
+  t.ok(downloading <= 12, `${downloading} downloads in all`)
+})
+
+test('8. a multifeed exchanges on at most maxConnections connections', async (t) => {
+  const key = crypto.randomBytes(32)
+  const m = await create(t, { key, maxConnections: 2 })
+  const others = []
+  for (let i = 0; i < 3; i++) others.push(await create(t, { key }))
+  const [a1] = pipe(m, others[0])
+  const [a2] = pipe(m, others[1])
+  const [a3] = pipe(m, others[2])
+  const err = await bounded(t, new Promise((resolve) => a3.once('error', resolve)), 'the third stream to fail', 3000)
+  t.is(err && err.code, 'ERR_TOO_MANY_CONNECTIONS')
+  t.is(m.connections.length, 2)
+  t.absent(a1.destroyed || a2.destroyed, 'the first two go on')
+})
