@@ -155,7 +155,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       throw errors.INVALID_ARGUMENT('storage must be a directory path or a Corestore', { storage })
     }
     this.store = this.base.namespace(opts.namespace ?? 'hyper-multifeed')
-    this.transfers = new TransferScheduler(this, { maxDownloads: this.maxDownloads, maxTotalDownloads: this.maxTotalDownloads, stallTimeout: this.stallTimeout })
+    this.transfers = new TransferScheduler(this, { maxDownloads: this.maxDownloads, maxUploads: this.maxDownloads, maxTotalDownloads: this.maxTotalDownloads, stallTimeout: this.stallTimeout })
     this.ready().catch(safetyCatch)
   }
 

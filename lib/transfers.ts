@@ -9,8 +9,10 @@
 // - the stall watchdog: a feed that brings no block from a connection for `stallTimeout` ms is given up
 //   on that connection (its slot frees, its channel there closes so hypercore asks other peers, and
 //   synced() stops waiting for it there); a later, greater advertisement tries it again;
-// - uploads: a core opens for an upload only when the remote opens its channel, and closes once the
-//   remote has what it lacked (judged by the remote's state, not only by our own upload count).
+// - uploads: a core opens for an upload only when the remote opens its channel, at most `maxUploads` at
+//   once per connection (further opens wait for a place), and closes once the remote has what it lacked
+//   (judged by the remote's state, not only by our own upload count) or fetched nothing for
+//   `stallTimeout` ms (a peer that opens channels and never asks cannot hold cores).
 import type Hypercore from 'hypercore'
 import safetyCatch from 'safety-catch'
 import type { FeedExchange } from './exchange'
@@ -27,6 +29,7 @@ export interface TransferHost {
 
 export interface TransferLimits {
   maxDownloads: number
+  maxUploads: number
   maxTotalDownloads: number
   stallTimeout: number
 }
@@ -39,6 +42,8 @@ export class Link {
   readonly feeds = new Set<string>() // cores kept open for this connection
   readonly stalled = new Set<string>() // feeds given up on this connection (no progress)
   readonly progressAt = new Map<string, number>() // downloading feed -> when it last brought a block
+  readonly uploading = new Map<string, number>() // cores opened for an upload -> when the remote last fetched
+  readonly uploadWaiters: Array<() => void> = [] // remote opens waiting for an upload place
 }
 
 export class TransferScheduler {
@@ -71,6 +76,8 @@ export class TransferScheduler {
       if (record) this.unserve(record, exchange, link)
     }
     link.uploads.clear()
+    link.uploading.clear()
+    for (const wake of link.uploadWaiters.splice(0)) wake() // each finds the connection closed
     link.queued.clear()
     let freed = false
     for (const hex of [...link.downloads]) freed = this.dropDownload(hex, link) || freed
@@ -123,7 +130,14 @@ export class TransferScheduler {
     // protomux rejects the remote's open unless our channel exists when this resolves
     exchange.muxer.pair({ protocol: HYPERCORE_PROTOCOL, id }, async () => {
       exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id })
-      if (exchange.closed || this.host.closing || !link.uploads.has(record.hex) || this.host.recordOf(record.hex) !== record) return
+      const wanted = (): boolean => !exchange.closed && !this.host.closing && link.uploads.has(record.hex) && this.host.recordOf(record.hex) === record
+      if (!wanted()) return
+      // the remote's open waits (protomux holds it) until a place in the upload window frees
+      while (link.uploading.size >= this.limits.maxUploads && record.core === null) {
+        await new Promise<void>((resolve) => link.uploadWaiters.push(resolve))
+        if (!wanted()) return
+      }
+      if (record.core === null) link.uploading.set(record.hex, Date.now())
       await this.attach(this.use(record, exchange, link), exchange, true).catch(safetyCatch)
     })
   }
@@ -175,6 +189,7 @@ export class TransferScheduler {
     exchange.stats.blocksUploaded++
     exchange.stats.bytesUploaded += bytes
     const link = this.links.get(exchange)
+    if (link && link.uploading.has(record.hex)) link.uploading.set(record.hex, Date.now())
     const left = link?.uploads.get(record.hex)
     if (link === undefined || left === undefined) return
     if (left > 1 && !this.remoteHas(record, exchange)) link.uploads.set(record.hex, left - 1)
@@ -309,6 +324,7 @@ export class TransferScheduler {
   // Forget the upload, and our pairing that would open the core for it. Once the core is open, the
   // pairing for its id is the core's own (or ours was consumed): leave it.
   private unserve(record: FeedRecord, exchange: FeedExchange, link: Link): void {
+    this.freeUploadPlace(record.hex, link)
     if (link.uploads.delete(record.hex) && record.core === null) exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id: record.discoveryKey })
   }
 
@@ -321,7 +337,14 @@ export class TransferScheduler {
   }
 
   private finishUpload(record: FeedRecord, exchange: FeedExchange, link: Link): void {
+    this.freeUploadPlace(record.hex, link)
     if (link.uploads.delete(record.hex)) this.settle(record, exchange)
+  }
+
+  private freeUploadPlace(hex: string, link: Link): void {
+    if (!link.uploading.delete(hex)) return
+    const next = link.uploadWaiters.shift()
+    if (next) next()
   }
 
   // --- cores ---
@@ -378,6 +401,13 @@ export class TransferScheduler {
         const record = this.host.recordOf(hex)
         if (record && record.core !== null && this.remoteHas(record, ex)) this.finishUpload(record, ex, link)
       }
+      // an upload the remote opened and fetches nothing from gives its place up
+      for (const [hex, at] of [...link.uploading]) {
+        const record = this.host.recordOf(hex)
+        if (!record || now - at < this.limits.stallTimeout) continue
+        if (record.core !== null) closeChannel(record.core, ex.muxer)
+        this.finishUpload(record, ex, link)
+      }
     }
     // counted after the round: stalls free slots, and the downloads that take them need watching too
     if (!this.hasWork()) this.stopTimer()
@@ -385,7 +415,7 @@ export class TransferScheduler {
 
   private hasWork(): boolean {
     for (const link of this.links.values()) {
-      if (link.progressAt.size > 0) return true
+      if (link.progressAt.size > 0 || link.uploading.size > 0) return true
       for (const hex of link.uploads.keys()) if (this.host.recordOf(hex)?.core) return true
     }
     return false

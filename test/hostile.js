@@ -588,3 +588,35 @@ test('8. a multifeed exchanges on at most maxConnections connections', async (t)
   t.is(m.connections.length, 2)
   t.absent(a1.destroyed || a2.destroyed, 'the first two go on')
 })
+
+// 7. Forced opening: a member opens a Hypercore channel for every feed it was offered and never asks for
+// a block. The uploader opens at most maxUploads (maxDownloads) cores for it at once, and gives each place
+// up after stallTimeout without a request.
+test('7. forced opening: channels opened and never used hold at most the upload window of cores', async (t) => {
+  const key = crypto.randomBytes(32)
+  const dir = await t.tmp()
+  const first = new Multifeed(dir, { key })
+  for (let i = 0; i < 40; i++) await (await first.writer('w' + i)).append('block ' + i)
+  await first.close()
+  const m = await create(t, { key, maxDownloads: 8, stallTimeout: 300 }, dir) // reopened: no core open
+  t.is(m.openFeeds, 0)
+  const peer = await hostile(t, m)
+  await peer.next('the multifeed\'s summary')
+  peer.advertise([]) // we have nothing: the multifeed offers its 40 feeds
+  const list = await peer.next('the multifeed\'s list')
+  const offered = messages.decode(messages.feeds, list.buf, 'feeds').entries
+  t.is(offered.length, 40)
+  let peak = 0
+  const sample = setInterval(() => { peak = Math.max(peak, m.openFeeds) }, 10)
+  t.teardown(() => clearInterval(sample), { order: 0 })
+  // a session per key makes the peer's corestore open a channel for each (it never downloads a block)
+  const cores = offered.map((e) => peer.store.get({ key: e.key }))
+  await Promise.all(cores.map((core) => core.ready()))
+  const served = () => cores.filter((core) => core.length === 1).length
+  // a core learns its length (an 'append') once the uploader serves its channel
+  const learned = cores.map((core) => core.length === 1 ? null : new Promise((resolve) => core.once('append', resolve)))
+  await bounded(t, Promise.all(learned), 'every channel to be served in turn', 8000)
+  clearInterval(sample)
+  t.ok(peak <= 8, `at most ${peak} cores open at once for 40 idle channels`)
+  t.is(served(), 40, 'every waiting open was served once a place freed')
+})
