@@ -32,6 +32,7 @@ export interface ExchangeHost {
   // the remote has these feeds at these lengths: add the accepted ones, start downloads, return what began
   receiveEntries(exchange: FeedExchange, entries: m.FeedEntry[]): Promise<Hypercore[]>
   localLength(hex: string): number
+  hasFeed(hex: string, writer?: boolean): boolean
   // the remote lacks these feeds or has less of them: be ready to upload
   offer(exchange: FeedExchange, keys: Buffer[]): void
   exchangeUpdated(exchange: FeedExchange): void
@@ -129,6 +130,10 @@ export class FeedExchange implements Routed {
   // the summaries matched: nothing was exchanged
   get inSync(): boolean {
     return this.mode === 'in-sync'
+  }
+
+  hasFeed(hex: string, writer = false): boolean {
+    return this.host.hasFeed(hex, writer)
   }
 
   // both sides said `done`: each has everything the other advertised in the exchange (protocol 2.1)

@@ -5,6 +5,7 @@
 import Hypercore from 'hypercore'
 import type Corestore from 'corestore'
 import type Protomux from 'protomux'
+import b4a from 'b4a'
 
 export const HYPERCORE_PROTOCOL = 'hypercore/alpha'
 
@@ -28,6 +29,15 @@ export function attach(core: Hypercore, muxer: Protomux): void {
 // Stops attaching the core to this connection (corestore will not open its channel there again).
 export function detach(core: Hypercore, muxer: Protomux): void {
   replicatorOf(core)?.detachFrom(muxer)
+}
+
+// Detaches from this connection the core corestore holds for a discovery key, if it holds one: a core
+// the multifeed has no session on (closed moments ago, or opened by corestore for a remote) stays
+// attached and would reopen its channel there when it next downloads.
+export function detachHeld(store: Corestore, discoveryKey: Buffer, muxer: Protomux): void {
+  const tracker = (store as unknown as { cores?: { map?: Map<string, { replicator?: Hypercore.Replicator }> } }).cores
+  const core = tracker?.map?.get(b4a.toString(discoveryKey, 'hex'))
+  core?.replicator?.detachFrom(muxer)
 }
 
 // Detaches the core and closes its open channel on this connection: hypercore drops the requests it

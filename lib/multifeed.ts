@@ -9,11 +9,12 @@ import b4a from 'b4a'
 import safetyCatch from 'safety-catch'
 import { FeedIndex } from './feed-index'
 import { FeedExchange, ExchangeHost, LocalEntry } from './exchange'
+import { ChannelRouter } from './router'
 import { toKey, toHex } from './keys'
 import { maybeCallback, splitCallback, Callback } from './callbacks'
 import * as errors from './errors'
 import { FeedEntry, LIMITS } from './messages'
-import { detach, closeChannel, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
+import { detach, detachHeld, closeChannel, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
 import { FeedInfo, FeedRecord, newRecord, infoOf } from './feed-record'
 import { TransferScheduler, TransferHost } from './transfers'
@@ -501,14 +502,14 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     const live = record.core
     record.core = null
     if (live !== null) {
-      for (const ex of this.exchanges.values()) closeChannel(live, ex.muxer)
+      for (const ex of this.exchanges.values()) if (!ChannelRouter.sharedWithOthers(ex.muxer, record.hex, ex)) closeChannel(live, ex.muxer)
       await live.close().catch(safetyCatch)
     }
     if (live !== null || record.length > 0) {
       const core = this.slot!.get({ key: record.key, active: false })
       try {
         await core.ready()
-        for (const ex of this.exchanges.values()) closeChannel(core, ex.muxer)
+        for (const ex of this.exchanges.values()) if (!ChannelRouter.sharedWithOthers(ex.muxer, record.hex, ex)) closeChannel(core, ex.muxer)
         await clearAll(core)
       } finally {
         await core.close()
@@ -568,12 +569,16 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   unreplicate(stream: any): void {
     const muxer = protocolMuxer(stream)
     this.exchanges.get(muxer)?.destroy(null)
+    // a feed another multifeed on this connection also replicates keeps its channel (it is theirs too)
+    const ours = (hex: string): boolean => this.records.has(hex) && !ChannelRouter.sharedWithOthers(muxer, hex, null)
     for (const record of this.records.values()) {
+      if (!ours(record.hex)) continue
       if (record.core) detach(record.core, muxer)
+      detachHeld(this.base, record.discoveryKey, muxer)
     }
     // detaching stops new feed channels; the open ones (ours, or opened by corestore on request) close here
     for (const { channel, key } of coreChannels(muxer)) {
-      if (key && this.records.has(toHex(key))) channel.close()
+      if (key && ours(toHex(key))) channel.close()
     }
     this.checkSynced()
   }
@@ -732,6 +737,11 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       const record = this.records.get(toHex(key))
       if (record) this.transfers.serve(exchange, record)
     }
+  }
+
+  hasFeed(hex: string, writer = false): boolean {
+    const record = this.records.get(hex)
+    return record !== undefined && (!writer || record.writable)
   }
 
   localLength(hex: string): number {

@@ -12,6 +12,8 @@ export interface Routed {
   onremoteopen(): void
   // the remote offered a multifeed channel with an id no multifeed here has
   onforeign?(): void
+  // this multifeed has a record of the feed (hex key); `writer`: it is one of its own writers
+  hasFeed(hex: string, writer?: boolean): boolean
 }
 
 export class ChannelRouter {
@@ -36,6 +38,15 @@ export class ChannelRouter {
     this.pending.add(ready)
     const done = (): void => { this.pending.delete(ready) }
     ready.then(done, done)
+  }
+
+  // Does another multifeed on this connection replicate this feed? Then its Hypercore channel here is
+  // not ours alone to close (one channel per feed and connection, whichever group opened it).
+  static sharedWithOthers(muxer: Protomux, hex: string, self: Routed | null, writer = false): boolean {
+    const router = (muxer as Protomux & { [ROUTER]?: ChannelRouter })[ROUTER]
+    if (!router) return false
+    for (const routed of router.routes.values()) if (routed !== self && routed.hasFeed(hex, writer)) return true
+    return false
   }
 
   add(id: Buffer, routed: Routed): void {

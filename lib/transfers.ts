@@ -18,6 +18,7 @@ import safetyCatch from 'safety-catch'
 import type { FeedExchange } from './exchange'
 import type { FeedRecord } from './feed-record'
 import { attach, detach, closeChannel, isAttached, peerOn, HYPERCORE_PROTOCOL } from './internals'
+import { ChannelRouter } from './router'
 
 export interface TransferHost {
   readonly closing: Promise<void> | null
@@ -105,6 +106,9 @@ export class TransferScheduler {
   want(exchange: FeedExchange, record: FeedRecord, length: number): Hypercore | null {
     const link = this.links.get(exchange)
     if (!link) return null
+    // another multifeed on this connection writes this feed: one Hypercore channel per feed and connection,
+    // and it is that writer's (a member of our group advertising another group's key cannot take it)
+    if (ChannelRouter.sharedWithOthers(exchange.muxer, record.hex, exchange, true)) return null
     exchange.pending.set(record.hex, length)
     link.stalled.delete(record.hex) // a new advertisement earns a new try
     return this.startDownload(record, exchange, link)
@@ -287,7 +291,7 @@ export class TransferScheduler {
     link.stalled.add(record.hex)
     if (this.dropDownload(record.hex, link)) queueMicrotask(() => this.advanceAll())
     // its channel there closes, so hypercore asks the other peers for the blocks it had asked this one
-    if (record.core !== null) closeChannel(record.core, exchange.muxer)
+    if (record.core !== null && !ChannelRouter.sharedWithOthers(exchange.muxer, record.hex, exchange)) closeChannel(record.core, exchange.muxer)
     exchange.giveUp(record.hex)
     this.host.onstalled(record, exchange)
     this.settle(record, exchange)
@@ -405,7 +409,7 @@ export class TransferScheduler {
       for (const [hex, at] of [...link.uploading]) {
         const record = this.host.recordOf(hex)
         if (!record || now - at < this.limits.stallTimeout) continue
-        if (record.core !== null) closeChannel(record.core, ex.muxer)
+        if (record.core !== null && !ChannelRouter.sharedWithOthers(ex.muxer, record.hex, ex)) closeChannel(record.core, ex.muxer)
         this.finishUpload(record, ex, link)
       }
     }

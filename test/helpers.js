@@ -50,16 +50,31 @@ function until (emitter, events, fn) {
   })
 }
 
-// Awaits `p`, failing by name (not by the runner's timeout) if it has not settled within `ms`.
-async function bounded (t, p, what, ms = 10000) {
-  let timer
-  const limit = new Promise((resolve) => { timer = setTimeout(() => resolve(TIMED_OUT), ms) })
-  const v = await Promise.race([p, limit])
-  clearTimeout(timer)
-  if (v === TIMED_OUT) t.fail(`timed out after ${ms} ms waiting for ${what}`)
-  return v
+// A wait with a bound: past it, a failed assertion that names what was awaited (and an error, which ends
+// the test), instead of a test that times out saying nothing. A failure bound, never a sleep.
+function bounded (t, p, what, ms = 10000) {
+  let timer = null
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => {
+      const msg = `timed out after ${ms} ms waiting for ${what}`
+      t.fail(msg)
+      reject(new Error(msg))
+    }, ms)
+  })
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
 }
-const TIMED_OUT = Symbol('timed out')
+
+// The same, resolving to null after its failed assertion, so a test can report what else went wrong.
+function boundedOrNull (t, p, what, ms = 10000) {
+  let timer = null
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(() => {
+      t.fail(`timed out after ${ms} ms waiting for ${what}`)
+      resolve(null)
+    }, ms)
+  })
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
+}
 
 // A hand-driven peer speaking the multifeed channel, for mismatch and hostile-input tests.
 async function rawPeer (t, key, { version = messages.VERSION, client = 'MULTIFEED', cap = null, isInitiator = false } = {}) {
@@ -89,4 +104,4 @@ async function rawPeer (t, key, { version = messages.VERSION, client = 'MULTIFEE
   return { store, stream, muxer, received, events, ready, send: (type, buf) => channel.messages[type].send(buf) }
 }
 
-module.exports = { create, pipe, once, closed, until, bounded, rawPeer, Multifeed, messages }
+module.exports = { create, pipe, once, closed, until, bounded, boundedOrNull, rawPeer, Multifeed, messages }

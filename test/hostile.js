@@ -13,11 +13,8 @@ const helpers = require('./helpers.js')
 const { create, pipe, once, until, Multifeed, messages } = helpers
 const caps = require('../dist/lib/caps.js')
 
-// helpers.bounded, giving null (after its named failure) instead of its symbol when time runs out
-async function bounded (t, p, what, ms) {
-  const v = await helpers.bounded(t, p, what, ms)
-  return typeof v === 'symbol' ? null : v
-}
+// every wait here resolves to null after its named failure, so a test can report what else went wrong
+const bounded = helpers.boundedOrNull
 
 const hex = (k) => b4a.toString(k, 'hex')
 const has = (m, key) => m.list().some((f) => b4a.equals(f.key, key))

@@ -2,19 +2,7 @@
 // to finish and then go out, so a feed added mid-exchange is never lost.
 const test = require('brittle')
 const b4a = require('b4a')
-const { create, once, rawPeer, messages } = require('./helpers.js')
-
-function bounded (t, p, what, ms = 10000) {
-  let timer = null
-  const timeout = new Promise((resolve, reject) => {
-    timer = setTimeout(() => {
-      const msg = `timed out after ${ms} ms waiting for ${what}`
-      t.fail(msg)
-      reject(new Error(msg))
-    }, ms)
-  })
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
-}
+const { create, once, rawPeer, messages, bounded } = require('./helpers.js')
 
 test('a feed added while the exchange runs is announced once it is live', async (t) => {
   const m = await create(t)

@@ -4,20 +4,7 @@
 const test = require('brittle')
 const crypto = require('hypercore-crypto')
 const b4a = require('b4a')
-const { create, pipe, once, closed, Multifeed } = require('./helpers.js')
-
-// A wait with a bound: past it, a failed assertion naming what was awaited, and an error.
-function bounded (t, p, what, ms = 10000) {
-  let timer = null
-  const timeout = new Promise((resolve, reject) => {
-    timer = setTimeout(() => {
-      const msg = `timed out after ${ms} ms waiting for ${what}`
-      t.fail(msg)
-      reject(new Error(msg))
-    }, ms)
-  })
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
-}
+const { create, pipe, once, closed, Multifeed, bounded } = require('./helpers.js')
 
 function lengths (m) {
   return m.list().map((r) => b4a.toString(r.key, 'hex') + ':' + r.length).sort()

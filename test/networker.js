@@ -5,7 +5,8 @@ const HyperDHT = require('hyperdht')
 const Hypercore = require('hypercore')
 const createTestnet = require('@hyperswarm/testnet')
 const { Networker } = require('../dist/networker/index.js')
-const { create, until, Multifeed } = require('./helpers.js')
+const helpers = require('./helpers.js')
+const { create, until, Multifeed } = helpers
 
 const EVENTS = ['feed', 'exchange', 'exchange-close', 'synced']
 
@@ -25,19 +26,8 @@ function networker (t, tn) {
   return n
 }
 
-// A wait with a bound: past it, a failed assertion naming what was awaited (and an error, which ends the
-// file), instead of a test that times out saying nothing. A failure bound, never a sleep.
-function bounded (t, p, what, ms = 20000) {
-  let timer = null
-  const timeout = new Promise((resolve, reject) => {
-    timer = setTimeout(() => {
-      const msg = `timed out after ${ms} ms waiting for ${what}`
-      t.fail(msg)
-      reject(new Error(msg))
-    }, ms)
-  })
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
-}
+// every wait here is bounded at 20 s
+const bounded = (t, p, what, ms = 20000) => helpers.bounded(t, p, what, ms)
 
 // Counts the errors a multifeed reports about its exchanges.
 function watch (multi) {

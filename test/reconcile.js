@@ -1,7 +1,7 @@
 // The exchange that costs the difference: in-sync reconnects, sketches, plain lists and the fallback.
 const test = require('brittle')
 const crypto = require('hypercore-crypto')
-const { create, pipe, once, closed, Multifeed } = require('./helpers.js')
+const { create, pipe, once, closed, Multifeed, bounded } = require('./helpers.js')
 
 async function seeded (t, key, n, dir) {
   const m = await create(t, { key }, dir)
@@ -89,20 +89,6 @@ const riblt = require('../dist/lib/riblt.js')
 const symbolsCodec = c.array(riblt.codedSymbolCodec(14))
 const ENTRY_BYTES = 34 // PROTOCOL.md: the responder falls back once symbols x 20 bytes exceed (a + b) x 34
 const SYMBOL_BYTES = 20
-
-// A wait with a bound: past it, a failed assertion that names what was awaited (and an error, which ends
-// the test file), instead of a test that times out saying nothing. A failure bound, never a sleep.
-function bounded (t, p, what, ms = 10000) {
-  let timer = null
-  const timeout = new Promise((resolve, reject) => {
-    timer = setTimeout(() => {
-      const msg = `timed out after ${ms} ms waiting for ${what}`
-      t.fail(msg)
-      reject(new Error(msg))
-    }, ms)
-  })
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
-}
 
 // A peer with real cores in its own corestore (so what it advertises can be downloaded) that speaks the
 // multifeed channel by hand on the same stream.

@@ -4,21 +4,7 @@ const path = require('path')
 const { spawn } = require('child_process')
 const crypto = require('hypercore-crypto')
 const Corestore = require('corestore')
-const { create, pipe, once, until, Multifeed } = require('./helpers.js')
-
-// A wait with a bound: past it, a failed assertion that names what was awaited (and an error, which ends
-// the test file), instead of a test that times out saying nothing. A failure bound, never a sleep.
-function bounded (t, p, what, ms = 10000) {
-  let timer = null
-  const timeout = new Promise((resolve, reject) => {
-    timer = setTimeout(() => {
-      const msg = `timed out after ${ms} ms waiting for ${what}`
-      t.fail(msg)
-      reject(new Error(msg))
-    }, ms)
-  })
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
-}
+const { create, pipe, once, until, Multifeed, bounded } = require('./helpers.js')
 
 const hex = (key) => b4a.toString(key, 'hex')
 

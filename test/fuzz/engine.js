@@ -1,4 +1,5 @@
-// Fuzz engine for hyper-multifeed: the wire decoders and the feed-exchange state machine.
+// Fuzz engine for hyper-multifeed: the wire decoders and the feed-exchange state machine, on streams the
+// multifeed owns (ChannelFuzz) and on connections several multifeeds share (SharedFuzz).
 // Used by test/fuzz.js (a few thousand cases in the suite) and test/fuzz/run.js (long runs with figures).
 // Every case is reproducible from (seed, case number): `node test/fuzz/run.js --seed S --only N`.
 'use strict'
@@ -10,6 +11,9 @@ const messages = require('../../dist/lib/messages.js')
 const riblt = require('../../dist/lib/riblt.js')
 const caps = require('../../dist/lib/caps.js')
 const exchangeLib = require('../../dist/lib/exchange.js')
+const path = require('path')
+const Corestore = require('corestore')
+const NoiseSecretStream = require('@hyperswarm/secret-stream')
 
 // ---------------------------------------------------------------- randomness
 
@@ -491,6 +495,14 @@ function connect (m, isInitiator) {
       if (ch) ch.open()
       return arrived
     },
+    // the victim's channel is over: here, with a stream of its own, when the stream closed
+    done: sClosed,
+    isDone: () => s.destroyed,
+    // how the raw side answers the multifeed's channel open: hold it unanswered, reject it, or pair it with
+    // the channel openChannel made (protomux pairs that one without help when no handler claims the open)
+    hold () { pMux.pair({ protocol: messages.PROTOCOL }, () => new Promise(() => {})) },
+    reject () {},
+    release () {},
     async destroy () {
       s.destroy()
       p.destroy()
@@ -582,6 +594,11 @@ class ChannelFuzz {
 
   violation (where, msg) {
     if (this.stats.violations.length < 50) this.stats.violations.push({ where, msg })
+    // every one counted, by kind (the message without its keys and numbers)
+    this.stats.violationCount = (this.stats.violationCount || 0) + 1
+    const kind = msg.replace(/[0-9a-f]{8,}/g, 'K').replace(/\d+/g, 'N').replace(/: K \(.*$/, '').slice(0, 120)
+    this.stats.violationKinds = this.stats.violationKinds || {}
+    this.stats.violationKinds[kind] = (this.stats.violationKinds[kind] || 0) + 1
   }
 
   // One case: a fresh stream pair against the long-lived multifeed.
@@ -605,53 +622,14 @@ class ChannelFuzz {
     }
     let guardTimer = null
     const guard = new Promise((resolve) => { guardTimer = setTimeout(() => resolve('hang'), 10000 + this.timeout) })
-    const race = (p) => Promise.race([p, conn.sClosed.then(() => 'closed'), guard])
+    const race = (p) => Promise.race([p, conn.done.then(() => 'closed'), guard])
 
     let outcome = null
     try {
       if (!conn.s.noiseStream.handshakeHash) await race(conn.s.noiseStream.opened)
       const noise = conn.p.noiseStream
       if (!noise.handshakeHash) await race(noise.opened)
-
-      if (scenario === 'silent') {
-        // the handshake never comes (the peer holds our open unanswered): the owned stream must fail after `timeout`
-        conn.pMux.pair({ protocol: messages.PROTOCOL }, () => new Promise(() => {}))
-        outcome = await race(new Promise(() => {}))
-      } else if (scenario === 'no-multifeed') {
-        // the peer has no such multifeed: its muxer rejects our channel at once
-        outcome = await race(new Promise(() => {}))
-      } else {
-        const hs = scenario === 'bad-handshake' ? badHandshake(r, this.key, noise) : validHandshake(this.key, noise)
-        const raw = openChannel(conn, this.key, hs)
-        const opened = await race(raw.opened)
-        if (opened === true && (scenario === 'walk' || scenario === 'honest')) {
-          const peer = new HonestPeer(r, { key: this.key, conn, raw, ex, m, pool: this.pool, allowed, fault: scenario === 'walk', stats: this.stats, staleView: this.staleView })
-          const res = await race(peer.run())
-          if (res === 'hang') outcome = 'hang'
-          else if (typeof res === 'object' && res !== null) {
-            for (const msg of res.violations) this.violation(where, `${scenario}: ${msg}`)
-          }
-        }
-        if (outcome === 'hang') {
-          // fall through to the report
-        } else if (opened === true && scenario !== 'walk' && scenario !== 'honest') {
-          const plan = scenario === 'live-garbage' ? await this.toLive(r, conn, raw, ex, allowed) : []
-          if (plan !== null && scenario !== 'stall') {
-            const steps = scriptSteps(r, { key: this.key, noise, pool: this.pool, m, ex, scenario })
-            for (const step of steps) {
-              if (conn.s.destroyed) break
-              noteAllowed(step, allowed)
-              raw.send(step.type, step.buf)
-              this.stats.messagesSent++
-              this.stats.bytesSent += step.buf.byteLength
-              if (step.yieldAfter) await new Promise((resolve) => setImmediate(resolve))
-            }
-          }
-        }
-        // everything sent is in the exchange's queue once the sentinel arrives; then let the queue drain
-        if (outcome !== 'hang') outcome = await race(conn.sentinel().then(() => drain(ex)).then(() => 'open'))
-        if (outcome === 'open' && ex.phase === 'closed') outcome = await race(conn.sClosed.then(() => 'closed'))
-      }
+      outcome = await this.drive(r, scenario, { conn, ex, m, key: this.key, pool: this.pool, allowed, race, where })
     } catch (err) {
       this.violation(where, `engine error: ${err.stack}`)
     }
@@ -700,15 +678,523 @@ class ChannelFuzz {
     this.stats.maxCaseMs = Math.max(this.stats.maxCaseMs, Date.now() - t0)
   }
 
+  // One scenario against the exchange `ex` on `conn`: 'open' (quiescent), 'closed' (the victim's channel is
+  // over) or 'hang'. `race` races a promise against the channel's end and the case's guard timer.
+  async drive (r, scenario, { conn, ex, m, key, pool, allowed, race, where }) {
+    const noise = conn.p.noiseStream
+    if (scenario === 'silent') {
+      // the handshake never comes (the peer holds our open unanswered)
+      conn.hold()
+      return race(new Promise(() => {}))
+    }
+    if (scenario === 'no-multifeed') {
+      // the peer has no such multifeed: its muxer rejects our channel at once
+      conn.reject()
+      return race(new Promise(() => {}))
+    }
+    let outcome = null
+    const hs = scenario === 'bad-handshake' ? badHandshake(r, key, noise) : validHandshake(key, noise)
+    const raw = openChannel(conn, key, hs)
+    conn.release()
+    const opened = await race(raw.opened)
+    if (opened === true && (scenario === 'walk' || scenario === 'honest')) {
+      const peer = new HonestPeer(r, { key, conn, raw, ex, m, pool, allowed, fault: scenario === 'walk', stats: this.stats, staleView: this.staleView })
+      const res = await race(peer.run())
+      if (res === 'hang') outcome = 'hang'
+      else if (typeof res === 'object' && res !== null) {
+        for (const msg of res.violations) this.violation(where, `${scenario}: ${msg}`)
+      }
+    }
+    if (outcome === 'hang') {
+      // fall through to the report
+    } else if (opened === true && scenario === 'quota') {
+      // more new feeds than the per-connection quota, valid ones: the excess is refused, the channel stays
+      if (await this.toLive(r, conn, raw, ex, allowed) !== null) {
+        const quota = Math.min(m.maxNewFeedsPerConnection, 256)
+        const entries = []
+        for (let i = 0, k = quota + 1 + r.int(2 * quota + 8); i < k; i++) entries.push({ key: r.bytes(32), length: 1 + r.int(3) })
+        for (const e of entries) allowed.add(hex(e.key))
+        for (let i = 0; i < entries.length && !conn.isDone();) {
+          const n = 1 + r.int(entries.length - i)
+          raw.send(1, messages.encode(messages.feeds, { last: false, entries: entries.slice(i, i + n) }))
+          this.stats.messagesSent++
+          i += n
+        }
+      }
+    } else if (opened === true && scenario !== 'walk' && scenario !== 'honest') {
+      const plan = scenario === 'live-garbage' ? await this.toLive(r, conn, raw, ex, allowed) : []
+      if (plan !== null && scenario !== 'stall') {
+        const steps = scriptSteps(r, { key, noise, pool, m, ex, scenario })
+        for (const step of steps) {
+          if (conn.isDone()) break
+          noteAllowed(step, allowed)
+          raw.send(step.type, step.buf)
+          this.stats.messagesSent++
+          this.stats.bytesSent += step.buf.byteLength
+          if (step.yieldAfter) await new Promise((resolve) => setImmediate(resolve))
+        }
+      }
+    }
+    // everything sent is in the exchange's queue once the sentinel arrives; then let the queue drain
+    if (outcome !== 'hang') outcome = await race(conn.sentinel().then(() => drain(ex)).then(() => 'open'))
+    if (outcome === 'open' && ex.phase === 'closed') outcome = await race(conn.done.then(() => 'closed'))
+    return outcome
+  }
+
   // Drive the exchange honestly to 'live' (the peer claims an empty set: plain lists), before the garbage.
   async toLive (r, conn, raw, ex, allowed) {
     raw.send(0, messages.encode(messages.summary, { count: 0, digest: b4a.alloc(32) }))
     raw.send(1, messages.encode(messages.feeds, { last: true, entries: [] }))
     const live = await Promise.race([
       conn.sentinel().then(() => drain(ex)).then(() => ex.phase === 'live'),
-      conn.sClosed.then(() => false)
+      conn.done.then(() => false)
     ])
     return live ? [] : null
+  }
+}
+
+// ---------------------------------------------------------------- shared connections
+
+// A connection the multifeeds do not own: made by a plain Corestore (`store.replicate(bool)`) or a bare
+// NoiseSecretStream (what a Hyperswarm connection is), with `locals` (the victim among them) attached on side
+// A by `multi.replicate(stream)` and the honest peers `remotes` attached on side B. The raw hostile channel for
+// the victim's key is opened on side B's muxer, next to the honest peers' channels. Side B pairs the victim's
+// channel id itself (a pairing by id comes before the honest peers' catch-all), so the victim's open waits for
+// the raw channel instead of being rejected for arriving first; `hold()` never answers it, `reject()` lets
+// protomux refuse it.
+function connectShared ({ kind, isInitiator, storeA, storeB, victim, locals, remotes }) {
+  let s
+  let p
+  if (kind === 'noise') {
+    s = new NoiseSecretStream(isInitiator)
+    p = new NoiseSecretStream(!isInitiator)
+    s.rawStream.pipe(p.rawStream).pipe(s.rawStream)
+  } else {
+    s = storeA.replicate(isInitiator)
+    p = storeB.replicate(!isInitiator)
+    s.pipe(p).pipe(s)
+  }
+  const sErrors = []
+  const pErrors = []
+  s.on('error', (e) => sErrors.push(e))
+  p.on('error', (e) => pErrors.push(e))
+  const sClosed = new Promise((resolve) => s.once('close', resolve))
+  const pClosed = new Promise((resolve) => p.once('close', resolve))
+  for (const m of locals) if (m !== victim) m.replicate(s)
+  for (const m of remotes) m.replicate(p)
+  victim.replicate(s)
+  const sMux = Hypercore.getProtocolMuxer(s)
+  const pMux = Hypercore.getProtocolMuxer(p)
+  const ex = victim.connections.find((e) => e.stream === s) || null
+  let openGate = null
+  const gate = new Promise((resolve) => { openGate = resolve })
+  pMux.pair({ protocol: messages.PROTOCOL, id: victim.discoveryKey }, () => gate)
+  const done = ex === null || ex.closed
+    ? Promise.resolve()
+    : new Promise((resolve) => {
+      const onclose = (e) => {
+        if (e !== ex) return
+        victim.off('exchange-close', onclose)
+        resolve()
+      }
+      victim.on('exchange-close', onclose)
+    })
+  const conn = {
+    s,
+    p,
+    ex,
+    sMux,
+    pMux,
+    sErrors,
+    pErrors,
+    sClosed,
+    pClosed,
+    done,
+    isDone: () => ex === null || ex.closed,
+    hold () {},
+    reject () { openGate() },
+    release () { openGate() },
+    async destroy () {
+      openGate()
+      s.destroy()
+      p.destroy()
+      await Promise.all([sClosed, pClosed])
+    }
+  }
+  addSentinels(conn)
+  return conn
+}
+
+// conn.sentinel(): resolves once everything the raw side (p) sent so far came out of the stream on side A;
+// conn.backSentinel(): the same the other way.
+function addSentinels (conn) {
+  let sentinels = 0
+  const arrivals = new Map()
+  conn.sMux.pair({ protocol: 'fuzz/sentinel' }, (id) => {
+    const fn = arrivals.get(id ? id.readUInt32LE(0) : -1)
+    if (fn) fn()
+  })
+  let backs = 0
+  const backArrivals = new Map()
+  conn.pMux.pair({ protocol: 'fuzz/sentinel-back' }, (id) => {
+    const fn = backArrivals.get(id ? id.readUInt32LE(0) : -1)
+    if (fn) fn()
+  })
+  conn.sentinel = () => {
+    const n = sentinels++
+    const id = b4a.alloc(32)
+    id.writeUInt32LE(n, 0)
+    const arrived = new Promise((resolve) => arrivals.set(n, resolve))
+    const ch = conn.pMux.createChannel({ protocol: 'fuzz/sentinel', id })
+    if (ch) ch.open()
+    return arrived
+  }
+  conn.backSentinel = () => {
+    const n = backs++
+    const id = b4a.alloc(32)
+    id.writeUInt32LE(n, 0)
+    const arrived = new Promise((resolve) => backArrivals.set(n, resolve))
+    const ch = conn.sMux.createChannel({ protocol: 'fuzz/sentinel-back', id })
+    if (ch) ch.open()
+    return arrived
+  }
+}
+
+// Appends `text` to `writer` (a multifeed's writer) and waits until `reader` (a multifeed with the same key)
+// holds it: its record of the feed reaches the new length and the block reads back. Null, or what went wrong.
+async function deliver (writer, reader, text, ms) {
+  const t0 = Date.now()
+  const index = writer.length
+  await writer.append(text)
+  let rec = null
+  for (;;) {
+    rec = reader.list().find((f) => b4a.equals(f.key, writer.key)) || null
+    if (rec !== null && rec.length > index) break
+    if (Date.now() - t0 > ms) return { ms: Date.now() - t0, problem: `block ${index} of feed ${hex(writer.key).slice(0, 8)} did not arrive within ${ms} ms (the reader holds ${rec ? 'length ' + rec.length : 'no record of it'})` }
+    await new Promise((resolve) => setTimeout(resolve, 4))
+  }
+  // read it through a session of our own, so the multifeed's own lazily closed sessions stay as they are
+  const core = reader.store.get({ key: writer.key, valueEncoding: 'utf-8' })
+  try {
+    const got = await core.get(index, { wait: false })
+    if (got !== text) return { ms: Date.now() - t0, problem: `block ${index} of feed ${hex(writer.key).slice(0, 8)} reads ${JSON.stringify(got)}, expected ${JSON.stringify(text)}` }
+  } finally {
+    await core.close()
+  }
+  return { ms: Date.now() - t0, problem: null }
+}
+
+const SHARED_SCENARIOS = SCENARIOS.concat(['quota'])
+// how the shared connection is made: by the Corestore that holds two of the multifeeds, by a plain Corestore
+// of the app that holds none, or a bare NoiseSecretStream (a Hyperswarm connection)
+const SHARED_KINDS = ['store', 'app-store', 'noise']
+
+// The channel fuzz on shared connections. `groups` multifeeds with different keys on side A (the first two
+// share one Corestore, the others have a Corestore each), each with an honest twin on side B (one Corestore).
+// Every case makes a new connection, attaches all of side A to it and picks one of them as the victim: the
+// raw hostile peer plays the victim's key (every scenario of the owned fuzz, plus a quota flood), while the
+// honest twins of the others run their exchanges on the same connection. Checked on top of the owned fuzz's
+// checks (index holds only advertised feeds, ERR_ codes, no hang, no listener leak, no crash):
+// - a failure stays on the victim: at most one 'channel-error', with the exchange's error and the shared
+//   stream; no 'error', no destroy of the connection; a quiet close (silent peer, rejected channel) is no error;
+// - the others run on: their exchanges stay up, nothing reaches their 'channel-error', and blocks appended on
+//   both sides (during the attack, after it, and after the victim's unreplicate) arrive;
+// - the victim adds at most maxNewFeedsPerConnection feeds per connection, and a quota flood does not close it;
+// - unreplicate(stream) of the victim ends its exchange quietly, removes its listener from the stream, leaves
+//   none of its feeds attached to the connection, keeps the stream, and a hostile channel reopened afterwards
+//   reaches nothing.
+// Cases share state (the indexes grow, cores stay open in the Corestores for a while): a case is reproduced by
+// its seed and the cases before it (MF_FUZZ_SEED, or run.js --seed S --shared N).
+class SharedFuzz extends ChannelFuzz {
+  constructor ({ Multifeed, dir, seed = 1, timeout = 300, maxFeeds = 5000, quota = 32, groups = 3, poolSize = 24, scenarios = SHARED_SCENARIOS, staleView = 0.2, settle = 3000, crossKeys = 0.3 }) {
+    super({ Multifeed, dir, seed, timeout, maxFeeds, poolSize, scenarios, staleView })
+    this.quota = quota
+    this.groups = groups
+    this.settle = settle
+    this.crossKeys = crossKeys
+    const r = rng(seed ^ 0x5a5a5a)
+    this.keys = []
+    for (let i = 0; i < groups; i++) this.keys.push(r.bytes(32))
+    this.locals = []
+    this.remotes = []
+    this.localWriters = []
+    this.remoteWriters = []
+    this.channelErrors = [] // every 'channel-error' of every multifeed: { side, i, err, stream }
+    this.refused = 0
+    Object.assign(this.stats, { byKind: {}, byVictim: {}, deliveries: 0, maxDeliveryMs: 0, crossCases: 0, unreplicated: 0, maxAddedPerConnection: 0, refusedFeeds: 0 })
+  }
+
+  storeOf (i) {
+    return i < 2 ? this.storeA : this.storeAs[i - 2]
+  }
+
+  async openLocal (i) {
+    const m = new this.Multifeed(this.storeOf(i), { key: this.keys[i], timeout: this.timeout, maxFeeds: this.maxFeeds, maxNewFeedsPerConnection: this.quota, valueEncoding: 'utf-8' })
+    await m.ready()
+    m.on('channel-error', (err, stream) => this.channelErrors.push({ side: 'local', i, err, stream }))
+    m.on('refused', (n) => { this.stats.refusedFeeds += n })
+    this.locals[i] = m
+    this.localWriters[i] = await m.writer('m')
+    if (this.localWriters[i].length === 0) await this.localWriters[i].append('m start')
+  }
+
+  async open () {
+    this.storeA = new Corestore(path.join(this.dir, 'a'))
+    this.storeAs = []
+    for (let i = 2; i < this.groups; i++) this.storeAs.push(new Corestore(path.join(this.dir, 'a' + i)))
+    this.appStore = new Corestore(path.join(this.dir, 'app'))
+    this.storeB = new Corestore(path.join(this.dir, 'b'))
+    for (let i = 0; i < this.groups; i++) await this.openLocal(i)
+    for (let i = 0; i < this.groups; i++) {
+      // the honest twins keep the default timeout: only the victims run on a short one
+      const h = new this.Multifeed(this.storeB, { key: this.keys[i], valueEncoding: 'utf-8' })
+      await h.ready()
+      h.on('channel-error', (err, stream) => this.channelErrors.push({ side: 'remote', i, err, stream }))
+      this.remotes[i] = h
+      this.remoteWriters[i] = await h.writer('h')
+      if (this.remoteWriters[i].length === 0) await this.remoteWriters[i].append('h start')
+    }
+    this.m = this.locals[0]
+  }
+
+  async close () {
+    for (const m of this.locals.concat(this.remotes)) if (m) await m.close()
+    this.locals = []
+    this.remotes = []
+    for (const store of [this.storeA, ...(this.storeAs || []), this.appStore, this.storeB]) if (store) await store.close()
+    this.storeA = null
+    this.m = null
+  }
+
+  // Close and reopen every multifeed of side A on its Corestore: each index loads the same membership.
+  async reopen () {
+    this.stats.reopens++
+    const where = `reopen #${this.stats.reopens} (shared)`
+    for (let i = 0; i < this.groups; i++) {
+      const before = snapshot(this.locals[i])
+      await this.locals[i].close()
+      await this.openLocal(i)
+      const after = snapshot(this.locals[i])
+      const missing = [...before.keys()].filter((k) => !after.has(k))
+      const extra = [...after.keys()].filter((k) => !before.has(k))
+      if (missing.length || extra.length) this.violation(where, `multifeed ${i}: index after reopen: ${missing.length} missing, ${extra.length} extra`)
+      for (const [k, v] of before) {
+        const a = after.get(k)
+        if (a && (a.writable !== v.writable || a.name !== v.name)) this.violation(where, `multifeed ${i}: record ${k.slice(0, 8)} changed on reopen`)
+      }
+    }
+    this.m = this.locals[0]
+  }
+
+  // Blocks both ways between every other multifeed and its honest twin; problems become violations.
+  async honestRound (others, label, where, victim = null) {
+    const jobs = []
+    for (const j of others) {
+      jobs.push(deliver(this.remoteWriters[j], this.locals[j], `${label} from twin ${j}`, this.settle).then((d) => ({ d, what: `twin ${j} -> multifeed ${j}` })))
+      jobs.push(deliver(this.localWriters[j], this.remotes[j], `${label} from multifeed ${j}`, this.settle).then((d) => ({ d, what: `multifeed ${j} -> twin ${j}` })))
+    }
+    let ok = true
+    for (const { d, what } of await Promise.all(jobs)) {
+      this.stats.deliveries++
+      this.stats.maxDeliveryMs = Math.max(this.stats.maxDeliveryMs, d.ms)
+      if (d.problem !== null) {
+        ok = false
+        const writer = what.startsWith('twin') ? this.remoteWriters[Number(what.split(' ')[1])] : this.localWriters[Number(what.split(' ')[1])]
+        const cross = victim !== null && victim.list().some((f) => b4a.equals(f.key, writer.key)) ? ' (a cross key: the attacker had advertised this feed to the victim, which recorded it)' : ''
+        this.violation(where, `${label}: ${what}: ${d.problem}${cross}`)
+      }
+    }
+    return ok
+  }
+
+  async runCase (n) {
+    const r = rng(caseSeed(this.seed, n))
+    const scenario = r.pick(this.scenarios)
+    const initiator = r.bool()
+    const v = r.int(this.groups)
+    const kind = r.pick(SHARED_KINDS)
+    const cross = r.bool(this.crossKeys)
+    const where = `seed ${this.seed} case ${n} (shared: ${kind}, victim ${v}, ${scenario})`
+    const victim = this.locals[v]
+    const key = this.keys[v]
+    const others = []
+    for (let j = 0; j < this.groups; j++) if (j !== v) others.push(j)
+    this.stats.byScenario[scenario] = (this.stats.byScenario[scenario] || 0) + 1
+    this.stats.byKind[kind] = (this.stats.byKind[kind] || 0) + 1
+    this.stats.byVictim[v] = (this.stats.byVictim[v] || 0) + 1
+    // cross keys: the attacker also advertises the feeds of the other groups on this connection (a member of
+    // both groups): in the Corestore they share, they are the very cores the others replicate
+    let pool = this.pool
+    if (cross) {
+      this.stats.crossCases++
+      pool = pool.concat(...others.map((j) => this.locals[j].list().map((f) => f.key)))
+    }
+    const pre = snapshot(victim)
+    const allowed = new Set(pre.keys())
+    const everyone = this.locals.concat(this.remotes)
+    const listenersBefore = everyone.map((m) => listenerCounts(m))
+    const errorsBefore = this.channelErrors.length
+    const t0 = Date.now()
+
+    const remotes = others.map((j) => this.remotes[j])
+    const conn = connectShared({ kind, isInitiator: initiator, storeA: kind === 'app-store' ? this.appStore : this.storeA, storeB: this.storeB, victim, locals: this.locals, remotes })
+    const { s, p, ex } = conn
+    if (ex === null) {
+      this.violation(where, 'replicate(stream) made no exchange')
+      await conn.destroy()
+      return
+    }
+    const onstream = (m) => m.connections.find((e) => e.stream === s) || null
+    const othersEx = others.map((j) => onstream(this.locals[j]))
+    const twinsEx = others.map((j) => this.remotes[j].connections.find((e) => e.stream === p) || null)
+    if (othersEx.includes(null) || twinsEx.includes(null)) this.violation(where, 'an honest multifeed has no exchange on the connection')
+    // honest traffic while the attack runs: appended on both sides now, checked after it
+    const during = Promise.all(others.map((j) => Promise.all([this.remoteWriters[j].append(`case ${n} during, twin`), this.localWriters[j].append(`case ${n} during, multifeed`)])))
+
+    let guardTimer = null
+    const guard = new Promise((resolve) => { guardTimer = setTimeout(() => resolve('hang'), 10000 + this.timeout) })
+    const race = (pr) => Promise.race([pr, conn.done.then(() => 'closed'), guard])
+    let outcome = null
+    try {
+      if (!s.noiseStream.handshakeHash) await race(s.noiseStream.opened)
+      if (!p.noiseStream.handshakeHash) await race(p.noiseStream.opened)
+      outcome = await this.drive(r, scenario, { conn, ex, m: victim, key, pool, allowed, race, where })
+    } catch (err) {
+      this.violation(where, `engine error: ${err.stack}`)
+    }
+    clearTimeout(guardTimer)
+    await during
+
+    if (outcome === 'hang') this.violation(where, `neither closed nor quiescent within ${10000 + this.timeout} ms (phase ${ex.phase})`)
+    this.stats.phasesReached[ex.phase] = (this.stats.phasesReached[ex.phase] || 0) + 1
+    const quiet = scenario === 'silent' || scenario === 'no-multifeed'
+    if (outcome === 'closed' || ex.phase === 'closed') {
+      const err = ex.error
+      const code = err ? err.code : 'none'
+      this.stats.closedWith[code] = (this.stats.closedWith[code] || 0) + 1
+      if (quiet) {
+        // a peer without this multifeed on a shared connection is normal: the exchange just ends
+        if (err) this.violation(where, `a ${scenario} peer on a shared connection closed the exchange with ${err.code}, expected a quiet close`)
+        if (scenario === 'silent' && Date.now() - t0 < this.timeout - 5) this.violation(where, `silent peer given up after ${Date.now() - t0} ms, before the ${this.timeout} ms timeout`)
+      } else if (!err) this.violation(where, 'the exchange closed without an error')
+      else if (typeof err.code !== 'string' || !err.code.startsWith('ERR_')) this.violation(where, `closed with ${err.constructor.name} code=${err.code}: ${err.message}`)
+      else if (ENGINE_FAULT.test(err.message)) this.violation(where, `${err.code} hides an engine fault: ${err.message}`)
+      if (scenario === 'quota') this.violation(where, `a flood of valid new feeds closed the exchange (${code}): the quota refuses feeds, not the connection`)
+    } else if (outcome === 'open') {
+      this.stats.stayedOpen++
+      if (!['summary', 'list', 'sketch', 'live'].includes(ex.phase)) this.violation(where, `open in phase ${ex.phase}`)
+      if (!victim.connections.includes(ex)) this.violation(where, 'an open exchange missing from connections')
+      if (ex.error !== null) this.violation(where, 'an open exchange with an error')
+      if (scenario === 'silent') this.violation(where, 'a silent peer was not given up')
+      if (scenario === 'stall') this.stats.stalledOpen = (this.stats.stalledOpen || 0) + 1
+    }
+
+    // the connection and everyone else on it came through
+    const streamsOk = (when) => {
+      if (s.destroyed || p.destroyed) this.violation(where, `${when}: the shared connection was destroyed (${s.destroyed ? 'side A' : 'side B'})`)
+      for (const e of conn.sErrors) this.violation(where, `${when}: 'error' on the shared connection, side A: ${e.code || e.constructor.name}: ${e.message}${process.env.MF_FUZZ_STACKS ? ' ' + e.stack : ''}`)
+      for (const e of conn.pErrors) this.violation(where, `${when}: 'error' on the shared connection, side B: ${e.code || e.constructor.name}: ${e.message}${process.env.MF_FUZZ_STACKS ? ' ' + e.stack : ''}`)
+      conn.sErrors.length = 0
+      conn.pErrors.length = 0
+      others.forEach((j, k) => {
+        if (othersEx[k] && othersEx[k].closed) this.violation(where, `${when}: multifeed ${j}'s exchange closed (${othersEx[k].error ? othersEx[k].error.code : 'no error'})`)
+        if (twinsEx[k] && twinsEx[k].closed) this.violation(where, `${when}: twin ${j}'s exchange closed (${twinsEx[k].error ? twinsEx[k].error.code : 'no error'})`)
+      })
+    }
+    streamsOk('after the attack')
+
+    // membership: nothing a valid peer could not have added, and no more per connection than the quota
+    const post = snapshot(victim)
+    let added = 0
+    for (const k of post.keys()) {
+      if (!allowed.has(k)) this.violation(where, `feed ${k.slice(0, 16)} appeared that the peer never advertised`)
+      else if (!pre.has(k)) added++
+    }
+    this.stats.feedsAddedByPeers += added
+    this.stats.maxAddedPerConnection = Math.max(this.stats.maxAddedPerConnection, added)
+    if (added > this.quota) this.violation(where, `${added} feeds added by one connection, the quota is ${this.quota}`)
+    for (const [k, val] of pre) {
+      const a = post.get(k)
+      if (!a) this.violation(where, `feed ${k.slice(0, 16)} disappeared`)
+      else if (a.writable !== val.writable || a.name !== val.name) this.violation(where, `feed ${k.slice(0, 16)} changed its record`)
+    }
+
+    // the others converge with their twins after the attack
+    await this.honestRound(others, `case ${n} after the attack`, where, victim)
+
+    // the victim leaves the connection: quietly, and without its listener; the others stay
+    const victimErrors = () => this.channelErrors.slice(errorsBefore).filter((e) => e.side === 'local' && e.i === v)
+    const errorsAtUnreplicate = victimErrors().length
+    victim.unreplicate(s)
+    this.stats.unreplicated++
+    if (!ex.closed) this.violation(where, `unreplicate left the victim's exchange in phase ${ex.phase}`)
+    if (onstream(victim) !== null) this.violation(where, 'unreplicate left the victim an exchange on the stream')
+    if (s.listeners('close').includes(ex.onstreamclose)) this.violation(where, 'the victim\'s exchange still listens to the stream after unreplicate')
+    // none of the victim's feeds stays attached to the connection (an attached core keeps its 'close' listener
+    // on the stream and hypercore reopens its channel there by itself: the feed goes on replicating), except
+    // cores another multifeed of the same Corestore records too (cross keys: one core, and detaching it would
+    // cut the other multifeed off)
+    const store = this.storeOf(v)
+    const shared = new Set()
+    for (const j of others) if (this.storeOf(j) === store) for (const f of this.locals[j].list()) shared.add(hex(f.key))
+    const stillAttached = []
+    for (const f of victim.list()) {
+      if (shared.has(hex(f.key))) continue
+      const core = store.cores.get(hex(crypto.discoveryKey(f.key)))
+      if (core && core.replicator && core.replicator.attached(conn.sMux)) stillAttached.push(`${hex(f.key).slice(0, 8)} (${f.writable ? 'writer' : 'remote'}, length ${f.length}, the multifeed's session ${victim.records && victim.records.get(hex(f.key)) && victim.records.get(hex(f.key)).core ? 'open' : 'closed'})`)
+    }
+    if (stillAttached.length > 0) this.violation(where, `after unreplicate, ${stillAttached.length} of the victim's feeds stay attached to the connection: ${stillAttached.slice(0, 4).join(', ')}${stillAttached.length > 4 ? ', ...' : ''}`)
+    // the hostile side opens the victim's channel again and sends a valid list with a new feed: nobody listens
+    const reopened = b4a.from(r.bytes(32))
+    try {
+      // the close of the victim's channel reaches side B first, so a new channel with its id can be made. An
+      // open side B still holds unanswered (silent) is rejected first: protomux on side B ignores a close of an
+      // open it has not answered, and a channel made now would pair with that dead open (and side B's muxer
+      // would fail on side A's next open: a fault of the raw side's own muxer, not of the connection)
+      conn.release()
+      const roundtrip = conn.sentinel().then(() => conn.backSentinel())
+      await Promise.race([roundtrip, new Promise((resolve) => setTimeout(resolve, 2000))])
+      const ch = conn.pMux.createChannel({ protocol: messages.PROTOCOL, id: victim.discoveryKey, handshake: c.raw, messages: [0, 1, 2, 3, 4, 5].map(() => ({ encoding: c.raw })) })
+      if (ch === null) this.violation(where, 'the hostile channel is still open on side B after unreplicate')
+      else {
+        ch.open(validHandshake(key, p.noiseStream))
+        ch.messages[0].send(messages.encode(messages.summary, { count: 1, digest: r.bytes(32) }))
+        ch.messages[1].send(messages.encode(messages.feeds, { last: true, entries: [{ key: reopened, length: 1 }] }))
+        await Promise.race([conn.sentinel(), new Promise((resolve) => setTimeout(resolve, 2000))])
+      }
+    } catch (err) {
+      this.violation(where, `engine error: ${err.stack}`)
+    }
+    if (onstream(victim) !== null) this.violation(where, 'a channel opened after unreplicate made the victim a new exchange')
+    if (victim.list().some((f) => b4a.equals(f.key, reopened))) this.violation(where, 'a feed advertised after unreplicate was recorded')
+    streamsOk('after unreplicate')
+    await this.honestRound(others, `case ${n} after unreplicate`, where, victim)
+    streamsOk('after the last blocks')
+
+    // channel errors: the victim's, once at most, carrying its exchange's error and the shared stream
+    const errs = this.channelErrors.slice(errorsBefore)
+    for (const e of errs) {
+      if (e.side !== 'local' || e.i !== v) this.violation(where, `'channel-error' on ${e.side === 'local' ? 'multifeed' : 'twin'} ${e.i}, not the victim: ${e.err && e.err.code}: ${e.err && e.err.message}`)
+      else if (e.stream !== s) this.violation(where, '\'channel-error\' reported with another stream than the shared one')
+    }
+    const mine = victimErrors()
+    if (mine.length > 1) this.violation(where, `${mine.length} 'channel-error' events for one exchange`)
+    if (mine.length > errorsAtUnreplicate) this.violation(where, '\'channel-error\' after unreplicate')
+    if (ex.error !== null && (mine.length !== 1 || mine[0].err !== ex.error)) this.violation(where, `the exchange failed with ${ex.error.code} but 'channel-error' reported ${mine.map((e) => e.err && e.err.code).join(', ') || 'nothing'}`)
+    if (ex.error === null && mine.length > 0) this.violation(where, `'channel-error' (${mine[0].err && mine[0].err.code}) for an exchange that closed without an error`)
+
+    await conn.destroy()
+    for (const m of everyone) {
+      for (const e of m.connections) if (e.stream === s || e.stream === p) this.violation(where, `an exchange stays in connections after the connection closed (phase ${e.phase})`)
+    }
+    everyone.forEach((m, i) => {
+      const after = listenerCounts(m)
+      for (const k of Object.keys(after)) {
+        if (after[k] > (listenersBefore[i][k] || 0)) this.violation(where, `listener leak on ${i < this.groups ? 'multifeed' : 'twin'} ${i % this.groups}: ${k} ${listenersBefore[i][k] || 0} -> ${after[k]}`)
+      }
+    })
+    this.stats.cases++
+    this.stats.maxCaseMs = Math.max(this.stats.maxCaseMs, Date.now() - t0)
   }
 }
 
@@ -927,8 +1413,8 @@ class HonestPeer {
   // The next message from the multifeed, or null if it has nothing more to say (it waits on us, or closed).
   async next () {
     if (this.read < this.raw.received.length) return this.raw.received[this.read++]
-    if (this.conn.s.destroyed) return null
-    await Promise.race([this.conn.sentinel().then(() => drain(this.ex)).then(() => this.conn.backSentinel()), this.conn.sClosed])
+    if (this.conn.isDone()) return null
+    await Promise.race([this.conn.sentinel().then(() => drain(this.ex)).then(() => this.conn.backSentinel()), this.conn.done])
     if (this.read < this.raw.received.length) return this.raw.received[this.read++]
     return null
   }
@@ -1107,7 +1593,7 @@ class HonestPeer {
     // after a fault the multifeed may rightly answer in ways an honest exchange would not: only its
     // undecodable messages stay violations then
     const v = this.faulted ? this.violations.filter((msg) => msg.includes('undecodable')) : this.violations
-    if (!this.conn.s.destroyed) await Promise.race([this.conn.sentinel().then(() => drain(this.ex)), this.conn.sClosed])
+    if (!this.conn.isDone()) await Promise.race([this.conn.sentinel().then(() => drain(this.ex)), this.conn.done])
     if (mode !== null && !this.faulted) {
       // an honest run: the multifeed must be live, and we must know its whole set
       if (this.ex.phase !== 'live' && this.ex.phase !== 'closed') v.push(`honest ${mode} exchange left the multifeed in phase ${this.ex.phase}`)
@@ -1147,7 +1633,11 @@ module.exports = {
   decodeOnce,
   installGuards,
   ChannelFuzz,
+  SharedFuzz,
+  SHARED_SCENARIOS,
   connect,
+  connectShared,
+  deliver,
   openChannel,
   validHandshake,
   snapshot,

@@ -4,6 +4,10 @@
 //   node test/fuzz/run.js --cases 100000 --channel 5000  explicit channel case count
 //   node test/fuzz/run.js --seed 7 --only 1234 --what channel   rerun one case
 //   node test/fuzz/run.js --floods                       also the flood scenarios (1,000,000 feeds)
+//   node test/fuzz/run.js --shared 500                   also the shared-connection target: several multifeeds
+//                                                        on one connection, a hostile peer on one of them
+//   node test/fuzz/run.js --what shared --shared 300 --seed 7   only that (its cases share state: a case is
+//                                                        reproduced by its seed and the cases before it)
 // Exits non-zero on any violation, crash, unhandled rejection or uncaught exception.
 'use strict'
 const os = require('os')
@@ -79,6 +83,47 @@ async function main () {
     console.log(`violations: ${s.violations.length}`)
     for (const v of s.violations) console.log('  ', JSON.stringify(v))
     if (s.violations.length) failed = true
+  }
+
+  const sharedArg = arg('shared', false)
+  if (sharedArg !== false || what === 'shared') {
+    const sharedCases = typeof sharedArg === 'string' ? Number(sharedArg) : Math.max(50, Math.round(channelCases / 20))
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mf-fuzz-shared-'))
+    const f = new engine.SharedFuzz({ Multifeed, dir, seed, timeout: Number(arg('timeout', 300)) })
+    await f.open()
+    engine.gc()
+    const m0 = engine.mem()
+    const t0 = Date.now()
+    let peak = m0.rss
+    if (only !== null) console.log(`\n(case ${only} alone, on fresh storage: the cases before it are not run, so state-dependent failures may not show)`)
+    for (let i = 0; i < sharedCases; i++) {
+      if (only !== null && i !== only) continue
+      await f.runCase(i)
+      if (i % 100 === 99) {
+        await f.reopen()
+        peak = Math.max(peak, engine.mem().rss)
+      }
+      if (i % 100 === 99) process.stderr.write(`  shared ${i + 1}/${sharedCases} ${Math.round((Date.now() - t0) / 1000)} s\n`)
+    }
+    await f.reopen()
+    await f.close()
+    engine.gc()
+    const m1 = engine.mem()
+    peak = Math.max(peak, m1.rss)
+    const s = f.stats
+    console.log(`\n== shared connections: ${s.cases} connections in ${Date.now() - t0} ms (max ${s.maxCaseMs} ms per case), ${f.groups} multifeeds per connection, ${s.messagesSent} hostile messages / ${engine.mb(s.bytesSent)}, ${s.reopens} reopens`)
+    console.log('made by:', JSON.stringify(s.byKind), ' victim:', JSON.stringify(s.byVictim), ' cross-key cases:', s.crossCases)
+    console.log('scenarios:', JSON.stringify(s.byScenario))
+    console.log('victim closed with:', JSON.stringify(s.closedWith), ` stayed open and sane: ${s.stayedOpen} (stalled after the handshake: ${s.stalledOpen || 0})`)
+    console.log('phase at the end of the attack:', JSON.stringify(s.phasesReached))
+    console.log('honest-peer walks on the victim: modes', JSON.stringify(s.walkModes || {}), `, cross-checked: ${s.honestCompleted || 0}, faults: ${JSON.stringify(s.faults || {})}`)
+    console.log(`feeds added by hostile peers: ${s.feedsAddedByPeers} (most by one connection ${s.maxAddedPerConnection}, quota ${f.quota}), refused by the quota: ${s.refusedFeeds}`)
+    console.log(`honest blocks delivered across the connections: ${s.deliveries} (slowest ${s.maxDeliveryMs} ms); unreplicates ${s.unreplicated}; rss ${engine.mb(m0.rss)} -> peak ${engine.mb(peak)} -> ${engine.mb(m1.rss)}`)
+    console.log(`violations: ${s.violationCount || s.violations.length}${s.violationCount > s.violations.length ? ` (the first ${s.violations.length} below)` : ''}`)
+    for (const [kind, n] of Object.entries(s.violationKinds || {})) console.log(`  ${String(n).padStart(5)} x ${kind}`)
+    for (const v of s.violations) console.log('  ', JSON.stringify(v))
+    if (s.violations.length) failed = true
+    fs.rmSync(dir, { recursive: true, force: true })
   }
 
   if (arg('floods', false) || what === 'floods') {
