@@ -384,17 +384,18 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private async openWriterCore(name: string | null, keyPair: Hypercore.KeyPair | undefined): Promise<Hypercore> {
     const slot = this.slot!
     if (keyPair) {
-      const core = slot.get({ key: keyPair.publicKey, keyPair, valueEncoding: this.valueEncoding })
+      const core = slot.get({ key: keyPair.publicKey, keyPair, valueEncoding: this.valueEncoding, notDownloadingLinger: 0 })
       await core.ready()
       return core
     }
     if (name === null) {
-      const core = slot.get({ keyPair: crypto.keyPair(), valueEncoding: this.valueEncoding })
+      const core = slot.get({ keyPair: crypto.keyPair(), valueEncoding: this.valueEncoding, notDownloadingLinger: 0 })
       await core.ready()
       return core
     }
     for (let generation = 0; ; generation++) {
-      const core = slot.get({ name: writerCoreName(name, generation), valueEncoding: this.valueEncoding })
+      // no linger (as every core of ours): a writer the app closed stops being attached to new streams at once
+      const core = slot.get({ name: writerCoreName(name, generation), valueEncoding: this.valueEncoding, notDownloadingLinger: 0 })
       await core.ready()
       if (core.length === 0 || this.records.has(toHex(core.key!))) return core
       await core.close()

@@ -617,3 +617,29 @@ test('7. forced opening: channels opened and never used hold at most the upload 
   t.ok(peak <= 8, `at most ${peak} cores open at once for 40 idle channels`)
   t.is(served(), 40, 'every waiting open was served once a place freed')
 })
+
+// A writer the app closed must not stay "downloading" (corestore's default linger is 20-40 s): corestore
+// would attach it to every new stream and open its channel, showing its discovery key before our
+// capability check and costing bytes on every reconnect.
+test('a closed writer is not attached to new streams (no linger)', async (t) => {
+  const key = crypto.randomBytes(32)
+  const m = await create(t, { key, timeout: 300 })
+  const w = await m.writer('w')
+  await w.append('x')
+  const dk = w.discoveryKey
+  await w.close()
+  const store = new Corestore(await t.tmp())
+  t.teardown(() => store.close(), { order: 2 })
+  const opened = []
+  const s1 = m.replicate(true)
+  const s2 = store.replicate(false)
+  s2.on('error', () => {})
+  Hypercore.getProtocolMuxer(s2).pair({ protocol: 'hypercore/alpha' }, (id) => { opened.push(hex(id)) })
+  // the plain peer rejects the multifeed channel; with no feed channel open the stream fails after
+  // `timeout`, long after any channel corestore attached at replicate() would have been offered
+  const failed = new Promise((resolve) => s1.once('error', resolve))
+  s1.pipe(s2).pipe(s1)
+  const err = await bounded(t, failed, 'the stream to fail with ERR_KEY_MISMATCH', 3000)
+  t.is(err && err.code, 'ERR_KEY_MISMATCH')
+  t.absent(opened.includes(hex(dk)), 'the closed writer\'s channel was not offered on the new stream')
+})
