@@ -32,7 +32,7 @@ export interface ExchangeHost {
   // the remote has these feeds at these lengths: add the accepted ones, start downloads, return what began
   receiveEntries(exchange: FeedExchange, entries: m.FeedEntry[]): Promise<Hypercore[]>
   localLength(hex: string): number
-  hasFeed(hex: string, writer?: boolean): boolean
+  hasFeed(hex: string, writer?: boolean, store?: unknown): boolean
   // the remote lacks these feeds or has less of them: be ready to upload
   offer(exchange: FeedExchange, keys: Buffer[]): void
   exchangeUpdated(exchange: FeedExchange): void
@@ -51,9 +51,8 @@ const MIN_SYMBOL_BATCH = 8
 const MAX_SYMBOLS_LIST_RATIO = 2 // the initiator stops when its symbols exceed twice the lists' size
 const DIFF_ITEMS_SLACK = 4096 // `short` + `want` items in total: twice the initiator's set + 4096
 
-// Received bytes waiting to be processed: a stream of our own stops reading past PAUSE_BYTES; past the
-// hard limit (twice a full list of maxFeeds entries, plus slack) the peer is flooding.
-const PAUSE_BYTES = 1024 * 1024
+// Received bytes waiting to be processed: past twice a full list of maxFeeds entries, plus slack, the
+// peer is flooding.
 // The largest valid message is a `diff` with three full arrays (4096 x 41 bytes each, about 500 KB).
 const MAX_MESSAGE_BYTES = 1024 * 1024
 const QUEUE_SLACK_BYTES = 4 * 1024 * 1024
@@ -102,7 +101,6 @@ export class FeedExchange implements Routed {
   private announceScheduled = false
   private queuedEntries = 0
   queuedBytes = 0 // bytes of received messages not processed yet
-  private paused = false
   private readonly downloadedFeeds = new Set<string>()
   private sentDone = false
   processing = 0 // messages being processed now
@@ -132,8 +130,8 @@ export class FeedExchange implements Routed {
     return this.mode === 'in-sync'
   }
 
-  hasFeed(hex: string, writer = false): boolean {
-    return this.host.hasFeed(hex, writer)
+  hasFeed(hex: string, writer = false, store?: unknown): boolean {
+    return this.host.hasFeed(hex, writer, store)
   }
 
   // both sides said `done`: each has everything the other advertised in the exchange (protocol 2.1)
@@ -264,16 +262,15 @@ export class FeedExchange implements Routed {
     const n = type === 1 ? peekUint(buf, 1) : diff !== null ? diff.full.length : 0
     this.queuedEntries += n
     if (this.queuedEntries > 2 * this.host.maxFeeds) return this.fail(TOO_MANY_FEEDS(this.host.maxFeeds, this.queuedEntries))
-    // and so are their bytes: a stream of our own stops reading past PAUSE_BYTES (backpressure down to
-    // the socket), and a peer that keeps sending past what any honest exchange needs is cut off
+    // and so are their bytes: a peer that keeps sending past what any honest exchange needs is cut off.
+    // (Pausing the Noise stream instead would not reach the socket under a replicate(bool) stream: its
+    // bridge keeps buffering, unbounded.)
     const bytes = buf.byteLength
     this.queuedBytes += bytes
     if (this.queuedBytes > this.maxQueuedBytes) return this.fail(QUEUE_FULL(this.queuedBytes, this.maxQueuedBytes))
-    if (this.queuedBytes > PAUSE_BYTES) this.pauseReading()
     this.enqueue(async () => {
       this.queuedEntries -= n
       this.queuedBytes -= bytes
-      if (this.queuedBytes <= PAUSE_BYTES) this.resumeReading()
       switch (type) {
         case 0: return this.onsummary(m.decode(m.summary, buf, 'summary'))
         case 1: return this.onfeeds(m.decode(m.feeds, buf, 'feeds'))
@@ -290,18 +287,6 @@ export class FeedExchange implements Routed {
   // feeds we did not know, symbols, a diff) re-arms it, so a drip of empty messages cannot hold it open.
   private get maxQueuedBytes(): number {
     return 2 * this.host.maxFeeds * ENTRY_BYTES + QUEUE_SLACK_BYTES
-  }
-
-  private pauseReading(): void {
-    if (this.paused || !this.owned) return
-    this.paused = true
-    this.muxer.stream.pause()
-  }
-
-  private resumeReading(): void {
-    if (!this.paused) return
-    this.paused = false
-    this.muxer.stream.resume()
   }
 
   private enqueue(fn: () => Promise<void> | void): void {

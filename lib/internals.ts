@@ -26,6 +26,11 @@ export function attach(core: Hypercore, muxer: Protomux): void {
   replicatorOf(core)?.attachTo(muxer)
 }
 
+// Requests hypercore has sent that peer and not had answered yet.
+export function inflightOn(core: Hypercore, muxer: Protomux): number {
+  return (peerOn(core, muxer) as unknown as { inflight?: number } | null)?.inflight ?? 0
+}
+
 // Stops attaching the core to this connection (corestore will not open its channel there again).
 export function detach(core: Hypercore, muxer: Protomux): void {
   replicatorOf(core)?.detachFrom(muxer)
@@ -35,9 +40,13 @@ export function detach(core: Hypercore, muxer: Protomux): void {
 // the multifeed has no session on (closed moments ago, or opened by corestore for a remote) stays
 // attached and would reopen its channel there when it next downloads.
 export function detachHeld(store: Corestore, discoveryKey: Buffer, muxer: Protomux): void {
+  heldCore(store, discoveryKey)?.replicator?.detachFrom(muxer)
+}
+
+// The core object corestore holds for a discovery key (shared by every session on it), if any.
+export function heldCore(store: Corestore, discoveryKey: Buffer): { replicator?: Hypercore.Replicator } | null {
   const tracker = (store as unknown as { cores?: { map?: Map<string, { replicator?: Hypercore.Replicator }> } }).cores
-  const core = tracker?.map?.get(b4a.toString(discoveryKey, 'hex'))
-  core?.replicator?.detachFrom(muxer)
+  return tracker?.map?.get(b4a.toString(discoveryKey, 'hex')) ?? null
 }
 
 // Detaches the core and closes its open channel on this connection: hypercore drops the requests it
@@ -75,11 +84,11 @@ export function replicateStore(store: Corestore, isInitiator: boolean | unknown,
   return stream
 }
 
-// Channels of the Hypercore protocol on a connection, with the key of the core each serves.
-export function* coreChannels(muxer: Protomux): Generator<{ channel: Protomux.Channel, key: Buffer | null }> {
+// Channels of the Hypercore protocol on a connection, with the core object each serves and its key.
+export function* coreChannels(muxer: Protomux): Generator<{ channel: Protomux.Channel, key: Buffer | null, core: unknown }> {
   for (const channel of [...(muxer as unknown as Iterable<Protomux.Channel>)]) {
     if (channel.protocol !== HYPERCORE_PROTOCOL) continue
-    yield { channel, key: channel.userData?.core?.key ?? null }
+    yield { channel, key: channel.userData?.core?.key ?? null, core: channel.userData?.core ?? null }
   }
 }
 

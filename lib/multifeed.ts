@@ -14,7 +14,7 @@ import { toKey, toHex } from './keys'
 import { maybeCallback, splitCallback, Callback } from './callbacks'
 import * as errors from './errors'
 import { FeedEntry, LIMITS } from './messages'
-import { detach, detachHeld, closeChannel, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
+import { detach, detachHeld, heldCore, closeChannel, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
 import { FeedInfo, FeedRecord, newRecord, infoOf } from './feed-record'
 import { TransferScheduler, TransferHost } from './transfers'
@@ -488,17 +488,31 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       await this.index!.blockMany(keys)
     }
     await this.index!.deleteMany(keys) // durable first: a crash then cannot bring them back
-    for (const record of doomed) await this.drop(record)
+    // all of them leave every connection before any core is touched: a freed download slot must not
+    // open the next feed of the same purge
+    this.forget(doomed)
+    for (const record of doomed) await this.free(record)
     this.checkSynced()
     return doomed.length
   }
 
-  // The record goes from memory and every connection, and its blocks are freed.
   private async drop(record: FeedRecord): Promise<void> {
-    this.records.delete(record.hex)
-    if (record.name !== null && this.writersByName.get(record.name) === record) this.writersByName.delete(record.name)
-    for (const set of this.introducedBy.values()) set.delete(record.hex)
-    this.transfers.removed(record)
+    this.forget([record])
+    await this.free(record)
+  }
+
+  // The records go from memory, then from every connection (whose queues skip what is gone).
+  private forget(records: FeedRecord[]): void {
+    for (const record of records) {
+      this.records.delete(record.hex)
+      if (record.name !== null && this.writersByName.get(record.name) === record) this.writersByName.delete(record.name)
+      for (const set of this.introducedBy.values()) set.delete(record.hex)
+    }
+    for (const record of records) this.transfers.removed(record)
+  }
+
+  // Its blocks are freed (and 'remove' told).
+  private async free(record: FeedRecord): Promise<void> {
     // the session with the live download goes first (its requests with it), so no block lands after clear
     const live = record.core
     record.core = null
@@ -570,16 +584,19 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   unreplicate(stream: any): void {
     const muxer = protocolMuxer(stream)
     this.exchanges.get(muxer)?.destroy(null)
-    // a feed another multifeed on this connection also replicates keeps its channel (it is theirs too)
-    const ours = (hex: string): boolean => this.records.has(hex) && !ChannelRouter.sharedWithOthers(muxer, hex, null)
+    // a core another multifeed of the same Corestore records too is theirs as well: it stays
+    const root = this.base.root ?? this.base
+    const ours = (hex: string): boolean => this.records.has(hex) && !ChannelRouter.sharedWithOthers(muxer, hex, null, false, root)
     for (const record of this.records.values()) {
       if (!ours(record.hex)) continue
       if (record.core) detach(record.core, muxer)
       detachHeld(this.base, record.discoveryKey, muxer)
     }
-    // detaching stops new feed channels; the open ones (ours, or opened by corestore on request) close here
-    for (const { channel, key } of coreChannels(muxer)) {
-      if (key && ours(toHex(key))) channel.close()
+    // detaching stops new feed channels; the open ones of our cores (ours, or opened by corestore on
+    // request) close here. A channel of another Corestore's core for the same feed is not ours to close.
+    for (const { channel, key, core } of coreChannels(muxer)) {
+      if (!key || !ours(toHex(key))) continue
+      if (core === heldCore(this.base, crypto.discoveryKey(key))) channel.close()
     }
     this.checkSynced()
   }
@@ -740,9 +757,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     }
   }
 
-  hasFeed(hex: string, writer = false): boolean {
+  hasFeed(hex: string, writer = false, store?: unknown): boolean {
     const record = this.records.get(hex)
-    return record !== undefined && (!writer || record.writable)
+    if (record === undefined || (writer && !record.writable)) return false
+    return store === undefined || store === (this.base.root ?? this.base)
   }
 
   localLength(hex: string): number {

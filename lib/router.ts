@@ -12,8 +12,9 @@ export interface Routed {
   onremoteopen(): void
   // the remote offered a multifeed channel with an id no multifeed here has
   onforeign?(): void
-  // this multifeed has a record of the feed (hex key); `writer`: it is one of its own writers
-  hasFeed(hex: string, writer?: boolean): boolean
+  // this multifeed has a record of the feed (hex key); `writer`: as one of its own writers; `store`: and
+  // keeps it in that Corestore (so the core is the same object)
+  hasFeed(hex: string, writer?: boolean, store?: unknown): boolean
 }
 
 export class ChannelRouter {
@@ -42,10 +43,10 @@ export class ChannelRouter {
 
   // Does another multifeed on this connection replicate this feed? Then its Hypercore channel here is
   // not ours alone to close (one channel per feed and connection, whichever group opened it).
-  static sharedWithOthers(muxer: Protomux, hex: string, self: Routed | null, writer = false): boolean {
+  static sharedWithOthers(muxer: Protomux, hex: string, self: Routed | null, writer = false, store?: unknown): boolean {
     const router = (muxer as Protomux & { [ROUTER]?: ChannelRouter })[ROUTER]
     if (!router) return false
-    for (const routed of router.routes.values()) if (routed !== self && routed.hasFeed(hex, writer)) return true
+    for (const routed of router.routes.values()) if (routed !== self && routed.hasFeed(hex, writer, store)) return true
     return false
   }
 

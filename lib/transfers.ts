@@ -17,7 +17,7 @@ import type Hypercore from 'hypercore'
 import safetyCatch from 'safety-catch'
 import type { FeedExchange } from './exchange'
 import type { FeedRecord } from './feed-record'
-import { attach, detach, closeChannel, isAttached, peerOn, HYPERCORE_PROTOCOL } from './internals'
+import { attach, detach, closeChannel, isAttached, peerOn, inflightOn, HYPERCORE_PROTOCOL } from './internals'
 import { ChannelRouter } from './router'
 
 export interface TransferHost {
@@ -396,11 +396,27 @@ export class TransferScheduler {
 
   private sweep(): void {
     const now = Date.now()
-    for (const [ex, link] of [...this.links]) {
-      for (const [hex, at] of [...link.progressAt]) {
-        const record = this.host.recordOf(hex)
-        if (record && now - at >= this.limits.stallTimeout) this.stall(record, ex, link)
+    // downloads that brought nothing for stallTimeout, by feed: one feed on several connections is given
+    // up only where hypercore's requests sit unanswered (it asks one peer at a time); the others get a
+    // fresh stallTimeout once those requests move to them
+    const idle = new Map<string, Array<[FeedExchange, Link]>>()
+    for (const [ex, link] of this.links) {
+      for (const [hex, at] of link.progressAt) {
+        if (now - at < this.limits.stallTimeout) continue
+        let list = idle.get(hex)
+        if (!list) idle.set(hex, list = [])
+        list.push([ex, link])
       }
+    }
+    for (const [hex, list] of idle) {
+      const record = this.host.recordOf(hex)
+      if (!record) continue
+      const asked = record.core === null ? [] : list.filter(([ex]) => inflightOn(record.core!, ex.muxer) > 0)
+      const give = asked.length > 0 ? asked : list
+      for (const [ex, link] of give) this.stall(record, ex, link)
+      for (const [, link] of this.links) if (link.progressAt.has(hex)) link.progressAt.set(hex, now)
+    }
+    for (const [ex, link] of [...this.links]) {
       for (const hex of [...link.uploads.keys()]) {
         const record = this.host.recordOf(hex)
         if (record && record.core !== null && this.remoteHas(record, ex)) this.finishUpload(record, ex, link)
