@@ -155,3 +155,22 @@ export function userDataRange(core: Hypercore, gte: string, lt: string): AsyncIt
 export function storedInfos(store: Corestore, discoveryKeys: Buffer[]): Promise<Array<Hypercore.StorageInfo | null>> {
   return store.storage.getInfos(discoveryKeys, { auth: false, head: true, hints: true })
 }
+
+// corestore keeps an idle core (no session, no channel) for four rounds of its 2 s collector before it
+// closes it: a cache for quick reopens. Past `keep` such cores the oldest close now, so a fast sync of
+// many feeds holds about a window of closed cores in memory, not thousands.
+interface IdleCore { close(): Promise<void> }
+export function trimIdleCores(store: Corestore, keep: number): number {
+  const tracker = (store as unknown as { cores?: { _gcing?: Set<IdleCore>, _gc?(core: IdleCore): void } }).cores
+  const idle = tracker?._gcing
+  if (!tracker || !idle || typeof tracker._gc !== 'function' || idle.size <= keep) return 0
+  let closed = 0
+  for (const core of idle) {
+    if (idle.size <= keep) break
+    idle.delete(core)
+    const forget = (): void => tracker._gc!(core)
+    core.close().then(forget, forget)
+    closed++
+  }
+  return closed
+}

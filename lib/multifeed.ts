@@ -14,7 +14,7 @@ import { toKey, toHex } from './keys'
 import { maybeCallback, splitCallback, Callback } from './callbacks'
 import * as errors from './errors'
 import { FeedEntry, LIMITS } from './messages'
-import { detach, detachHeld, heldCore, closeChannel, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
+import { detach, detachHeld, heldCore, trimIdleCores, closeChannel, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
 import { FeedInfo, FeedRecord, newRecord, infoOf } from './feed-record'
 import { TransferScheduler, TransferHost } from './transfers'
@@ -656,7 +656,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     if (record.held || record.core === null) return
     const core = record.core
     record.core = null
-    core.close().catch(safetyCatch)
+    core.close().then(() => { trimIdleCores(this.base, this.maxTotalDownloads) }, safetyCatch)
   }
 
   onstalled(record: FeedRecord, exchange: FeedExchange): void {
