@@ -166,13 +166,19 @@ async function checkConverged (t, m, peer, listFromM) {
   t.alike(peer.s.errors, [], 'no error on the stream')
 }
 
-test('fallback, forced: symbols that lie (they decode, to a difference that fails the digest check)', async (t) => {
+// A seeded multifeed and a hand-driven peer with 6 feeds each, their summaries crossed.
+async function summariesCrossed (t, isInitiator) {
   const key = crypto.randomBytes(32)
   const m = await seeded(t, key, 6, null)
-  const peer = await handPeer(t, m, { isInitiator: true, feeds: 6 })
+  const peer = await handPeer(t, m, { isInitiator, feeds: 6 })
   peer.send(0, messages.encode(messages.summary, peer.summary))
   const first = await peer.next('the multifeed\'s summary')
   t.is(first.type, 0)
+  return { m, peer, first }
+}
+
+test('fallback, forced: symbols that lie (they decode, to a difference that fails the digest check)', async (t) => {
+  const { m, peer, first } = await summariesCrossed(t, true)
   const theirs = messages.decode(messages.summary, first.buf, 'summary')
   t.is(theirs.count, 6)
   // the symbols of our set plus one feed the summary does not have
@@ -201,12 +207,7 @@ test('fallback, forced: symbols that lie (they decode, to a difference that fail
 })
 
 test('fallback, forced: symbols that never decode, until the responder\'s budget runs out', async (t) => {
-  const key = crypto.randomBytes(32)
-  const m = await seeded(t, key, 6, null)
-  const peer = await handPeer(t, m, { isInitiator: true, feeds: 6 })
-  peer.send(0, messages.encode(messages.summary, peer.summary))
-  const first = await peer.next('the multifeed\'s summary')
-  t.is(first.type, 0)
+  const { m, peer } = await summariesCrossed(t, true)
   // symbols of our set plus a thousand elements the summary does not count: no decoder gets anywhere with 24
   const enc = new riblt.Encoder({ salt: peer.salt })
   for (const el of peer.elements) enc.add(el)
@@ -237,12 +238,7 @@ test('fallback, forced: symbols that never decode, until the responder\'s budget
 })
 
 test('fallback, forced: the multifeed encodes and the peer\'s decoder gives up', async (t) => {
-  const key = crypto.randomBytes(32)
-  const m = await seeded(t, key, 6, null)
-  const peer = await handPeer(t, m, { isInitiator: false, feeds: 6 })
-  peer.send(0, messages.encode(messages.summary, peer.summary))
-  const first = await peer.next('the multifeed\'s summary')
-  t.is(first.type, 0)
+  const { m, peer } = await summariesCrossed(t, false)
   const symbols = await peer.next('the multifeed\'s first symbols')
   t.is(symbols.type, 2, 'the multifeed, initiator, sends symbols')
   t.is(c.decode(symbolsCodec, symbols.buf).length, 8, 'the first batch: max(8, 3 x |a - b|)')
