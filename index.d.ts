@@ -202,6 +202,7 @@ declare namespace Multifeed {
 
   export interface ReplicateOptions {
     live?: boolean // false: end the stream once both sides have what the other advertised
+    openFirst?: boolean // false: offer the multifeed's channel (its discovery key) only once the remote offers its own
     [streamOption: string]: unknown // passed on to corestore.replicate
   }
 

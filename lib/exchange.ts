@@ -69,6 +69,7 @@ export class FeedExchange implements Routed {
   readonly stream: any
   readonly owned: boolean
   readonly finite: boolean // live: false: a snapshot of both sets, then the stream ends once both are done
+  private openFirst: boolean
   readonly stats: ExchangeStats
   phase: Phase = 'opening' // where the exchange is now
   error: MultifeedError | null = null
@@ -109,12 +110,14 @@ export class FeedExchange implements Routed {
   private receivedDone = false
   private readonly onstreamclose: () => void
 
-  constructor(host: ExchangeHost, muxer: Protomux, stream: any, owned: boolean, timeout: number, finite = false) {
+  // `openFirst: false`: offer our channel (and with it our discovery key) only when the remote offers its own
+  constructor(host: ExchangeHost, muxer: Protomux, stream: any, owned: boolean, timeout: number, finite = false, openFirst = true) {
     this.host = host
     this.muxer = muxer
     this.stream = stream
     this.owned = owned
     this.finite = finite
+    this.openFirst = openFirst
     this.stats = newStats()
     this.router = ChannelRouter.from(muxer)
     if (host.opening) this.router.wait(host.opening)
@@ -147,7 +150,10 @@ export class FeedExchange implements Routed {
     return this.phase === 'closed'
   }
 
+  // nothing left to download; a connection where we wait for the remote to offer this multifeed (it may
+  // not have it) has nothing to download yet
   get synced(): boolean {
+    if (this.phase === 'opening') return this.channel === null && !this.openFirst
     return this.phase === 'live' && this.pending.size === 0
   }
 
@@ -156,7 +162,13 @@ export class FeedExchange implements Routed {
     if (!this.muxer.stream.handshakeHash) await this.muxer.stream.opened
     if (this.phase === 'closed') return
     this.router.add(this.host.discoveryKey!, this)
-    this.open()
+    if (this.openFirst) this.open()
+  }
+
+  // Offer our channel now (the networker learned the remote looks this multifeed up).
+  offerChannel(): void {
+    this.openFirst = true
+    if (this.phase === 'opening' && this.muxer.stream.handshakeHash && this.host.discoveryKey) this.open()
   }
 
   onremoteopen(): void {

@@ -54,6 +54,7 @@ export interface PurgeOptions {
 
 export interface ReplicateOptions {
   live?: boolean // false: end the stream once both sides have what the other advertised
+  openFirst?: boolean // false: offer our channel (our discovery key) only once the remote offers its own
   [streamOption: string]: unknown // passed on to corestore.replicate
 }
 
@@ -558,7 +559,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   replicate(isInitiator: boolean | any, opts: ReplicateOptions = {}): any {
     if (this.closing) throw errors.CLOSED()
     const owned = !isStream(isInitiator)
-    const { live = true, ...streamOpts } = opts
+    const { live = true, openFirst = true, ...streamOpts } = opts
     if (live === false && !owned) throw errors.INVALID_ARGUMENT('live: false needs a stream of its own (replicate(isInitiator)), not a shared one')
     const stream = replicateStore(this.base, isInitiator, streamOpts) as any
     const muxer = protocolMuxer(stream)
@@ -570,7 +571,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       else if (this.listenerCount('channel-error') > 0) this.emit('channel-error', err, stream)
       return stream
     }
-    const exchange = new FeedExchange(this, muxer, stream, owned, this.timeout, live === false)
+    const exchange = new FeedExchange(this, muxer, stream, owned, this.timeout, live === false, openFirst !== false)
     if (!exchange.closed) {
       this.exchanges.set(muxer, exchange)
       this.transfers.connect(exchange)

@@ -5,6 +5,7 @@ import ReadyResource from 'ready-resource'
 import Hyperswarm from 'hyperswarm'
 import Hypercore from 'hypercore'
 import safetyCatch from 'safety-catch'
+import b4a from 'b4a'
 import type Protomux from 'protomux'
 import type { Multifeed } from '../lib/multifeed'
 import type { FeedExchange } from '../lib/exchange'
@@ -34,6 +35,8 @@ interface Swarmed {
 interface Tracked {
   readonly onerror: (err: Error) => void
   readonly onclose: () => void
+  readonly info: PeerInfo | null // what Hyperswarm told us of the peer: which topics we found it under
+  readonly ontopic: (topic: Buffer) => void
 }
 
 export class Networker extends ReadyResource {
@@ -178,23 +181,28 @@ export class Networker extends ReadyResource {
 
   private addConnection(conn: Connection, info: PeerInfo): void {
     if (this.closing) return
-    this.track(conn)
+    this.track(conn, info)
     for (const state of [...this.swarmed.values()]) this.offer(state, conn)
     this.emit('connection', conn, info)
   }
 
-  private track(conn: Connection): void {
+  private track(conn: Connection, info: PeerInfo | null = null): void {
     if (this.tracked.has(conn) || isGone(conn)) return
     const t: Tracked = {
       onerror: noop, // the connection's close is what we act on; its error is the swarm's to judge
-      onclose: () => this.untrack(conn)
+      onclose: () => this.untrack(conn),
+      info,
+      ontopic: (topic) => this.ontopic(conn, topic)
     }
     conn.on('error', t.onerror)
     conn.once('close', t.onclose)
+    infoEvents(info)?.on('topic', t.ontopic)
     this.tracked.set(conn, t)
   }
 
   private untrack(conn: Connection): void {
+    const t = this.tracked.get(conn)
+    if (t) infoEvents(t.info)?.off('topic', t.ontopic)
     this.tracked.delete(conn) // the error listener stays: a closed stream may still report late
     for (const state of this.swarmed.values()) state.conns.delete(conn)
   }
@@ -208,7 +216,7 @@ export class Networker extends ReadyResource {
       return
     }
     try {
-      multi.replicate(conn)
+      multi.replicate(conn, { openFirst: this.foundUnder(conn, state.topic) })
     } catch (err) {
       if ((err as errors.MultifeedError).code === 'ERR_CLOSED') this.forget(state)
       else this.fail(err as Error, conn)
@@ -220,6 +228,33 @@ export class Networker extends ReadyResource {
     // connection is gone, and a later swarm on the remote must find a new one waiting here.
     const muxer = Hypercore.getProtocolMuxer(conn)
     muxer.pair({ protocol: PROTOCOL, id: state.topic }, () => this.onremoteopen(state, conn, muxer))
+  }
+
+  // A multifeed's channel (its discovery key) is offered first only on a connection we made to a peer we
+  // found under its topic: that peer announced the topic, so it learns nothing. Everywhere else the
+  // multifeed answers the remote's offer, so a peer that connected for one topic (or a DHT observer)
+  // does not learn which other multifeeds we swarm.
+  private foundUnder(conn: Connection, topic: Buffer): boolean {
+    const info = this.tracked.get(conn)?.info
+    if (!info) return true // a connection the app made: nothing says which topics it is for
+    return info.topics.some((t) => b4a.equals(t, topic))
+  }
+
+  // We found this peer under one more topic: offer that multifeed's channel there now.
+  private ontopic(conn: Connection, topic: Buffer): void {
+    for (const state of this.swarmed.values()) {
+      if (state.topic === null || !b4a.equals(state.topic, topic) || !state.conns.has(conn)) continue
+      const muxer = Hypercore.getProtocolMuxer(conn)
+      const ex = liveExchange(state.multi, muxer)
+      if (ex !== null) ex.offerChannel()
+      else if (!state.multi.closing) {
+        try {
+          state.multi.replicate(conn, { openFirst: true })
+        } catch (err) {
+          safetyCatch(err)
+        }
+      }
+    }
   }
 
   private onremoteopen(state: Swarmed, conn: Connection, muxer: Protomux): void {
@@ -281,6 +316,11 @@ async function leave(state: Swarmed): Promise<void> {
   } catch (err) {
     safetyCatch(err) // tearing down: a network failure here changes nothing
   }
+}
+
+function infoEvents(info: PeerInfo | null): { on(e: 'topic', fn: (topic: Buffer) => void): void, off(e: 'topic', fn: (topic: Buffer) => void): void } | null {
+  const events = info as unknown as { on?: unknown, off?: unknown } | null
+  return events && typeof events.on === 'function' && typeof events.off === 'function' ? events as never : null
 }
 
 function liveExchange(multi: Multifeed, muxer: Protomux): FeedExchange | null {

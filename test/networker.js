@@ -144,9 +144,11 @@ test('networker: two multifeeds over one swarm, a peer with only one of them', {
   t.is(cx.size, 3, 'c has every writer of x')
   t.is(ay.size, 2, 'y has only the writers of a and b')
 
-  // c has no y: a's and b's y channels to c are rejected; a and b still see c once, on one connection
-  await bounded(t, until(ay, EVENTS, () => ay.connections.length === 1), 'y to keep only its exchange with b')
-  t.is(ay.connections.length, 1, 'y exchanges with b only')
+  // c has no y: nobody offers y on the connections to c (a and b did not find c under y's topic, and c
+  // does not look it up), so y's side there waits and never exchanges; a and b see c once, on one connection
+  const exchanging = (m) => m.connections.filter((ex) => ex.phase !== 'opening')
+  await bounded(t, until(ay, EVENTS, () => exchanging(ay).length === 1), 'y to exchange with b only')
+  t.is(exchanging(ay).length, 1, 'y exchanges with b only')
   t.is(na.connections, na.hyperswarm.connections.size)
   t.ok(na.connections <= 2, 'one connection per peer, shared by both multifeeds')
   for (const m of [ax, ay, bx, by, cx]) t.alike(m.errors, [], 'no exchange errors')
@@ -316,4 +318,38 @@ test('networker: argument errors and closed multifeeds', { timeout: 120000 }, as
   await t.exception(n.swarm(a), /ERR_CLOSED/)
   await n.unswarm(a) // not swarmed: nothing to do
   t.alike(n.errors, [])
+})
+
+// A DHT observer knows one topic (a discovery key) and connects: it must not learn which other multifeeds
+// the peer swarms. The peer offers a multifeed's channel first only to peers it found under that topic.
+test('networker: a peer that connects for one topic is not shown the other multifeeds swarmed', { timeout: 60000 }, async (t) => {
+  const Protomux = require('protomux')
+  const c = require('compact-encoding')
+  const b4a = require('b4a')
+  const { PROTOCOL } = require('../dist/lib/messages.js')
+  const tn = await testnet(t)
+  const ax = watch(await create(t, { key: crypto.randomBytes(32) }))
+  const ay = watch(await create(t, { key: crypto.randomBytes(32) }))
+  const na = networker(t, tn)
+  await Promise.all([na.swarm(ax), na.swarm(ay)])
+
+  const observer = new Hyperswarm({ dht: dht(tn) })
+  t.teardown(() => observer.destroy())
+  const offered = []
+  const answered = new Promise((resolve) => {
+    observer.on('connection', (conn) => {
+      conn.on('error', () => {})
+      const mux = Protomux.from(conn)
+      mux.pair({ protocol: PROTOCOL }, (id) => { offered.push(b4a.toString(id, 'hex')) })
+      // it knows x's discovery key (the topic) but not the key: its open fails the capability check, and
+      // a's answer to it comes after anything a offered by itself on this connection
+      const ch = mux.createChannel({ protocol: PROTOCOL, id: ax.discoveryKey, handshake: c.raw, onopen: () => resolve('open'), onclose: () => resolve('closed') })
+      ch.open(b4a.alloc(40))
+    })
+  })
+  observer.join(ax.discoveryKey, { server: false, client: true })
+  const outcome = await bounded(t, answered, 'a to answer the observer', 20000)
+  t.ok(outcome === 'open' || outcome === 'closed', `a answered the observer's open (${outcome})`)
+  t.absent(offered.includes(b4a.toString(ay.discoveryKey, 'hex')), 'y\'s discovery key was never offered')
+  t.alike(offered, [], 'a offered no multifeed channel of its own')
 })
