@@ -51,10 +51,10 @@ const MIN_SYMBOL_BATCH = 8
 const MAX_SYMBOLS_LIST_RATIO = 2 // the initiator stops when its symbols exceed twice the lists' size
 const DIFF_ITEMS_SLACK = 4096 // `short` + `want` items in total: twice the initiator's set + 4096
 
-// Received bytes waiting to be processed: past twice a full list of maxFeeds entries, plus slack, the
-// peer is flooding.
 // The largest valid message is a `diff` with three full arrays (4096 x 41 bytes each, about 500 KB).
 const MAX_MESSAGE_BYTES = 1024 * 1024
+// Received bytes waiting to be processed: past twice a full list of maxFeeds entries, plus this slack,
+// the peer is flooding.
 const QUEUE_SLACK_BYTES = 4 * 1024 * 1024
 
 // Both sides run this on the two summaries and reach the same answer.
@@ -295,12 +295,12 @@ export class FeedExchange implements Routed {
     })
   }
 
-  // The timeout bounds progress, not silence: only a message that moved the exchange on (a new phase,
-  // feeds we did not know, symbols, a diff) re-arms it, so a drip of empty messages cannot hold it open.
   private get maxQueuedBytes(): number {
     return 2 * this.host.maxFeeds * ENTRY_BYTES + QUEUE_SLACK_BYTES
   }
 
+  // The timeout bounds progress, not silence: only a message that moved the exchange on (a new phase,
+  // feeds we did not know, symbols, a diff) re-arms it, so a drip of empty messages cannot hold it open.
   private enqueue(fn: () => Promise<void> | void): void {
     this.queue = this.queue.then(async () => {
       if (this.phase === 'closed') return

@@ -24,6 +24,13 @@ export function newRecord(key: Buffer, name: string | null, writable: boolean, l
   return { key, hex: toHex(key), discoveryKey, name, writable, length, storedLength: length, core: null, held: false, downloading: false }
 }
 
+// One live download range per session serves every connection; it lives as long as the session.
+export function downloadLive(record: FeedRecord): void {
+  if (record.downloading || record.core === null) return
+  record.downloading = true
+  record.core.download({ start: 0, end: -1 })
+}
+
 export function infoOf(r: FeedRecord): FeedInfo {
   return { key: r.key, name: r.name, writable: r.writable, length: r.length }
 }

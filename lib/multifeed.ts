@@ -16,7 +16,7 @@ import * as errors from './errors'
 import { FeedEntry, LIMITS } from './messages'
 import { detach, detachHeld, heldCore, trimIdleCores, closeChannel, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
-import { FeedInfo, FeedRecord, newRecord, infoOf } from './feed-record'
+import { FeedInfo, FeedRecord, newRecord, infoOf, downloadLive } from './feed-record'
 import { TransferScheduler, TransferHost } from './transfers'
 
 export type { FeedInfo } from './feed-record'
@@ -345,12 +345,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     }
     const record = newRecord(core.key!, name, true, core.contiguousLength)
     // durable before anyone sees it: a crash after this line cannot lose a writer that writer() returned
-    try {
-      await this.index!.put([record])
-    } catch (err) {
-      await core.close().catch(safetyCatch)
-      throw err
-    }
+    await this.putOrClose(record, core)
     this.addRecord(record)
     this.adopt(record, core)
     this.emitFeed(record)
@@ -361,42 +356,45 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   // A peer advertised this key before we made a writer of it (a writer restored from its key pair on a
   // new device): the record becomes our writer, durably, and its session the writable one.
   private async makeWritable(record: FeedRecord, name: string | null, core: Hypercore): Promise<void> {
-    try {
-      await this.index!.put([{ ...record, name, writable: true }])
-    } catch (err) {
-      await core.close().catch(safetyCatch)
-      throw err
-    }
+    await this.putOrClose({ ...record, name, writable: true }, core)
     record.writable = true
     record.name = name
     if (name !== null) this.writersByName.set(name, record)
     const previous = record.core
     const downloading = record.downloading
     this.adopt(record, core)
-    if (downloading) {
-      record.downloading = true
-      core.download({ start: 0, end: -1 })
-    }
+    if (downloading) downloadLive(record)
     if (previous !== null && !record.held) previous.close().catch(safetyCatch)
+  }
+
+  // The writer's record, durably; if that fails, the session opened for it goes too.
+  private async putOrClose(record: FeedRecord, core: Hypercore): Promise<void> {
+    try {
+      await this.index!.put([record])
+    } catch (err) {
+      await core.close().catch(safetyCatch)
+      throw err
+    }
+  }
+
+  // Every feed session of ours: the multifeed's value encoding, and no linger, so once no session wants a
+  // core its channels close and corestore can free it (and a writer the app closed is not attached to
+  // new streams).
+  private session(opts: { key?: Buffer, name?: string, keyPair?: Hypercore.KeyPair }): Hypercore {
+    return this.slot!.get({ ...opts, valueEncoding: this.valueEncoding, notDownloadingLinger: 0 })
   }
 
   // A named writer's key derives from its name. A removed writer leaves its blocks cleared and its head
   // stored, so that key can never be written contiguously again: the name moves on to a next key.
   private async openWriterCore(name: string | null, keyPair: Hypercore.KeyPair | undefined): Promise<Hypercore> {
-    const slot = this.slot!
-    if (keyPair) {
-      const core = slot.get({ key: keyPair.publicKey, keyPair, valueEncoding: this.valueEncoding, notDownloadingLinger: 0 })
-      await core.ready()
-      return core
-    }
-    if (name === null) {
-      const core = slot.get({ keyPair: crypto.keyPair(), valueEncoding: this.valueEncoding, notDownloadingLinger: 0 })
+    if (keyPair || name === null) {
+      const pair = keyPair ?? crypto.keyPair()
+      const core = this.session({ key: pair.publicKey, keyPair: pair })
       await core.ready()
       return core
     }
     for (let generation = 0; ; generation++) {
-      // no linger (as every core of ours): a writer the app closed stops being attached to new streams at once
-      const core = slot.get({ name: writerCoreName(name, generation), valueEncoding: this.valueEncoding, notDownloadingLinger: 0 })
+      const core = this.session({ name: writerCoreName(name, generation) })
       await core.ready()
       if (core.length === 0 || this.records.has(toHex(core.key!))) return core
       await core.close()
@@ -666,11 +664,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   }
 
   private open(record: FeedRecord): Hypercore {
-    if (record.core === null || record.core.closing) {
-      // no linger: once no session wants it, its channels close and corestore can free the core
-      const core = this.slot!.get({ key: record.key, valueEncoding: this.valueEncoding, notDownloadingLinger: 0 })
-      this.adopt(record, core)
-    }
+    if (record.core === null || record.core.closing) this.adopt(record, this.session({ key: record.key }))
     return record.core!
   }
 
@@ -714,11 +708,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     record.held = false
     record.downloading = false
     if (this.closing || !this.transfers.inUse(record) || this.records.get(record.hex) !== record) return
-    const fresh = this.open(record)
-    if (downloading) {
-      record.downloading = true
-      fresh.download({ start: 0, end: -1 })
-    }
+    this.open(record)
+    if (downloading) downloadLive(record)
   }
 
   private exchangeOn(peer: Hypercore.Peer): FeedExchange | null {

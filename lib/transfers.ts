@@ -16,7 +16,7 @@
 import type Hypercore from 'hypercore'
 import safetyCatch from 'safety-catch'
 import type { FeedExchange } from './exchange'
-import type { FeedRecord } from './feed-record'
+import { FeedRecord, downloadLive } from './feed-record'
 import { attach, detach, closeChannel, isAttached, peerOn, inflightOn, HYPERCORE_PROTOCOL } from './internals'
 import { ChannelRouter } from './router'
 
@@ -218,10 +218,7 @@ export class TransferScheduler {
     link.progressAt.set(record.hex, Date.now())
     this.armTimer()
     const core = this.use(record, exchange, link)
-    if (!record.downloading) {
-      record.downloading = true // one live range per session serves every connection
-      core.download({ start: 0, end: -1 })
-    }
+    downloadLive(record)
     return core
   }
 
