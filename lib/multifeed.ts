@@ -215,24 +215,6 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     await this.index.markOpen()
   }
 
-  // Until the open cores stop growing (a few passes at most: nothing new arrives once the streams ended).
-  private async settleLengths(): Promise<void> {
-    const open = [...this.records.values()].filter((r) => r.core !== null && r.core.opened && !r.core.closing)
-    for (let pass = 0; pass < 5; pass++) {
-      let grew = false
-      await Promise.allSettled(open.map(async (record) => {
-        const core = record.core!
-        await settleWrites(core)
-        if (core.contiguousLength > record.length) {
-          record.length = core.contiguousLength
-          grew = true
-        }
-      }))
-      if (!grew && pass > 0) return
-      await new Promise((resolve) => setImmediate(resolve))
-    }
-  }
-
   // After an unclean close: the truth from each core's stored state, its contiguous length (a writer's
   // own length is its head). close() then saves the ones that differ from the index.
   private async readLengths(records: FeedRecord[]): Promise<void> {
@@ -255,9 +237,6 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       ex.destroy(null)
     }
     await Promise.all(ending)
-    // blocks that arrived before the streams ended may still be queued for writing: let them land, so
-    // the lengths saved below are the cores' own (no event of ours would report them)
-    await this.settleLengths()
     const closing: Promise<void>[] = []
     for (const record of this.records.values()) {
       if (record.core) closing.push(record.core.close())
