@@ -14,7 +14,7 @@ import { toKey, toHex } from './keys'
 import { maybeCallback, splitCallback, Callback } from './callbacks'
 import * as errors from './errors'
 import { FeedEntry, LIMITS } from './messages'
-import { detach, detachHeld, heldCore, trimIdleCores, closeChannel, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
+import { detach, detachHeld, heldCore, trimIdleCores, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
 import { FeedInfo, FeedRecord, newRecord, infoOf, downloadLive } from './feed-record'
 import { TransferScheduler, TransferHost } from './transfers'
@@ -495,14 +495,14 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     const live = record.core
     record.core = null
     if (live !== null) {
-      for (const ex of this.exchanges.values()) if (!ChannelRouter.sharedWithOthers(ex.muxer, record.hex, ex)) closeChannel(live, ex.muxer)
+      this.transfers.closeChannels(record, live)
       await live.close().catch(safetyCatch)
     }
     if (live !== null || record.length > 0) {
       const core = this.slot!.get({ key: record.key, active: false })
       try {
         await core.ready()
-        for (const ex of this.exchanges.values()) if (!ChannelRouter.sharedWithOthers(ex.muxer, record.hex, ex)) closeChannel(core, ex.muxer)
+        this.transfers.closeChannels(record, core)
         await clearAll(core)
       } finally {
         await core.close()

@@ -167,6 +167,17 @@ export class TransferScheduler {
     this.advanceAll()
   }
 
+  // Closes the feed's channel on every connection (hypercore then asks other peers for what it had asked).
+  closeChannels(record: FeedRecord, core: Hypercore): void {
+    for (const ex of this.links.keys()) this.closeChannel(record, core, ex)
+  }
+
+  // One Hypercore channel per feed and connection serves every multifeed there that has the feed: it is
+  // not ours alone to close while another multifeed on the connection has the feed too.
+  private closeChannel(record: FeedRecord, core: Hypercore, exchange: FeedExchange): void {
+    if (!ChannelRouter.sharedWithOthers(exchange.muxer, record.hex, exchange)) closeChannel(core, exchange.muxer)
+  }
+
   // --- events of an open core (the multifeed forwards them) ---
 
   // Our contiguous copy grew by `blocks` to `length`.
@@ -288,7 +299,7 @@ export class TransferScheduler {
     link.stalled.add(record.hex)
     if (this.dropDownload(record.hex, link)) queueMicrotask(() => this.advanceAll())
     // its channel there closes, so hypercore asks the other peers for the blocks it had asked this one
-    if (record.core !== null && !ChannelRouter.sharedWithOthers(exchange.muxer, record.hex, exchange)) closeChannel(record.core, exchange.muxer)
+    if (record.core !== null) this.closeChannel(record, record.core, exchange)
     exchange.giveUp(record.hex)
     this.host.onstalled(record, exchange)
     this.settle(record, exchange)
@@ -422,7 +433,7 @@ export class TransferScheduler {
       for (const [hex, at] of [...link.uploading]) {
         const record = this.host.recordOf(hex)
         if (!record || now - at < this.limits.stallTimeout) continue
-        if (record.core !== null && !ChannelRouter.sharedWithOthers(ex.muxer, record.hex, ex)) closeChannel(record.core, ex.muxer)
+        if (record.core !== null) this.closeChannel(record, record.core, ex)
         this.finishUpload(record, ex, link)
       }
     }
