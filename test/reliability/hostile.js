@@ -272,12 +272,10 @@ async function starvation (s, log) {
 
 // --- 4. stalling holder ---
 
-async function stallingHolder (s, log) {
-  const key = crypto.randomBytes(32)
-  const keyPair = crypto.keyPair()
-  const N = 2000
-  const data = blocks(N, 1024, 'x')
-  const { v } = await victim(s, { dir: tmp(), key: hex(key), opts: {} }) // stallTimeout: the default 10 s
+
+// An honest writer's feed served by `honest`, and a member `holder` with a genuine copy (same key pair,
+// same appends: the same signed tree) in a store of its own.
+async function holderAndHonest (s, key, keyPair, data) {
   const hm = await openMultifeed(s, { key })
   const w = await hm.writer('w', { keyPair })
   await w.append(data)
@@ -285,8 +283,18 @@ async function stallingHolder (s, log) {
   s.add(() => hs.close())
   const store = await openStore(s)
   const copy = store.get({ key: keyPair.publicKey, keyPair })
-  await copy.append(data) // same key pair, same appends: the same signed tree
+  await copy.append(data)
   const holder = await memberOf(s, key, { store })
+  return { hm, w, hs, store, copy, holder }
+}
+
+async function stallingHolder (s, log) {
+  const key = crypto.randomBytes(32)
+  const keyPair = crypto.keyPair()
+  const N = 2000
+  const data = blocks(N, 1024, 'x')
+  const { v } = await victim(s, { dir: tmp(), key: hex(key), opts: {} }) // stallTimeout: the default 10 s
+  const { hm, w, hs, copy, holder } = await holderAndHonest(s, key, keyPair, data)
   let swallowed = 0
   let firstSwallow
   const requested = new Promise((resolve) => { firstSwallow = resolve })
@@ -338,15 +346,7 @@ async function stallingHolderPhase (s, log) {
   const STALL = 3000 // the watchdog sweeps every min(1000, stallTimeout / 3) ms
   const data = blocks(N, 1024, 'x')
   const { v } = await victim(s, { dir: tmp(), key: hex(key), opts: { stallTimeout: STALL } })
-  const hm = await openMultifeed(s, { key })
-  const w = await hm.writer('w', { keyPair })
-  await w.append(data)
-  const hs = await honest(hm)
-  s.add(() => hs.close())
-  const store = await openStore(s)
-  const copy = store.get({ key: keyPair.publicKey, keyPair })
-  await copy.append(data)
-  const holder = await memberOf(s, key, { store })
+  const { hm, w, hs, copy, holder } = await holderAndHonest(s, key, keyPair, data)
   const pacer = await memberOf(s, key) // advertises one feed that exists nowhere: it arms the watchdog
   let swallowed = 0
   copy.on('peer-add', (peer) => {
