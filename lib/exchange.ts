@@ -595,6 +595,8 @@ export class FeedExchange implements Routed {
     for (let i = 0; i < entries.length; i += max) {
       this.send(1, m.encode(m.feeds, { last: false, entries: entries.slice(i, i + max) }))
     }
+    // the remote lacks what we announced: serve it (no core of ours joins a connection by itself)
+    if (entries.length > 0) this.host.offer(this, entries.map((e) => e.key))
   }
 
   // stats.feedsDownloaded counts distinct feeds this connection brought blocks of

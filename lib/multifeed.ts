@@ -156,7 +156,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     } else {
       throw errors.INVALID_ARGUMENT('storage must be a directory path or a Corestore', { storage })
     }
-    this.store = this.base.namespace(opts.namespace ?? 'hyper-multifeed')
+    // A passive store: corestore attaches none of its cores to a connection by itself (not when it is
+    // replicated, not when a core starts downloading), so the app's open sessions do not open a
+    // Hypercore channel per feed on every connection. Which feeds get a channel is the exchange's call.
+    this.store = this.base.namespace(opts.namespace ?? 'hyper-multifeed', { active: false })
     this.transfers = new TransferScheduler(this, { maxDownloads: this.maxDownloads, maxUploads: this.maxDownloads, maxTotalDownloads: this.maxTotalDownloads, stallTimeout: this.stallTimeout })
     this.ready().catch(safetyCatch)
   }
@@ -197,7 +200,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     } finally {
       await pointer.close()
     }
-    this.slot = this.store.namespace(toHex(this.discoveryKey!))
+    this.slot = this.store.namespace(toHex(this.discoveryKey!), { active: false })
     this.index = new FeedIndex(this.slot.get({ name: 'index', active: false }))
     await this.index.ready()
     // the index lives under the key's discovery key, so only that key's multifeed finds it
@@ -360,7 +363,14 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   // core its channels close and corestore can free it (and a writer the app closed is not attached to
   // new streams).
   private session(opts: { key?: Buffer, name?: string, keyPair?: Hypercore.KeyPair }): Hypercore {
-    return this.slot!.get({ ...opts, valueEncoding: this.valueEncoding, notDownloadingLinger: 0 })
+    return this.slot!.get({ ...opts, valueEncoding: this.valueEncoding, notDownloadingLinger: 0, onwait: this.onwait })
+  }
+
+  // A get() on one of our sessions (or a session made from it) waits for a block: fetch it from a peer
+  // that has it (our cores join no connection by themselves).
+  private readonly onwait = (index: number, core: Hypercore): void => {
+    const record = core.key ? this.records.get(toHex(core.key)) : undefined
+    if (record !== undefined && record.core !== null && !this.closing) this.transfers.fetchBlock(record, index)
   }
 
   // A named writer's key derives from its name. A removed writer leaves its blocks cleared and its head
@@ -538,7 +548,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     const owned = !isStream(isInitiator)
     const { live = true, openFirst = true, ...streamOpts } = opts
     if (live === false && !owned) throw errors.INVALID_ARGUMENT('live: false needs a stream of its own (replicate(isInitiator)), not a shared one')
-    const stream = replicateStore(this.base, isInitiator, streamOpts) as any
+    const stream = replicateStore(this.store, isInitiator, streamOpts) as any
     const muxer = protocolMuxer(stream)
     if (this.exchanges.has(muxer)) return stream
     if (this.exchanges.size >= this.maxConnections) {

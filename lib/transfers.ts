@@ -9,6 +9,8 @@
 // - the stall watchdog: a feed that brings no block from a connection for `stallTimeout` ms is given up
 //   on that connection (its slot frees, its channel there closes so hypercore asks other peers, and
 //   synced() stops waiting for it there); a later, greater advertisement tries it again;
+// - no core joins a connection by itself (the multifeed's Corestore is passive): a feed gets a channel
+//   on a connection for a download, an upload, or a block the app waits for that the remote has;
 // - uploads: a core opens for an upload only when the remote opens its channel, at most `maxUploads` at
 //   once per connection (further opens wait for a place), and closes once the remote has what it lacked
 //   (judged by the remote's state, not only by our own upload count) or fetched nothing for
@@ -144,6 +146,19 @@ export class TransferScheduler {
       if (record.core === null) link.uploading.set(record.hex, Date.now())
       await this.attach(this.use(record, exchange, link), exchange, true).catch(safetyCatch)
     })
+  }
+
+  // The app waits for a block we lack (a cleared or sparse block, or one not downloaded yet): open the
+  // feed's channel on the connections whose remote may have it: it advertised more than `index`, or it
+  // advertised nothing different from ours (in sync) and the block is below our length. A live read
+  // waiting at our length asks for nothing, so in-sync peers open no channel for it.
+  fetchBlock(record: FeedRecord, index: number): void {
+    for (const [exchange, link] of this.links) {
+      const theirs = exchange.remote.get(record.hex) ?? record.length
+      if (theirs <= index || link.feeds.has(record.hex)) continue
+      if (ChannelRouter.sharedWithOthers(exchange.muxer, record.hex, exchange, true)) continue
+      this.use(record, exchange, link)
+    }
   }
 
   // The remote says it has at least our length now (it caught up elsewhere).

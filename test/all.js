@@ -1,6 +1,7 @@
 // The whole suite, as README's test command runs it.
 require('./basic.js')
 require('./replicate.js')
+require('./passive.js')
 require('./errors.js')
 require('./riblt.js')
 require('./reconcile.js')

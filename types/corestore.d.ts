@@ -14,6 +14,7 @@ declare module 'corestore' {
       wait?: boolean
       exclusive?: boolean
       notDownloadingLinger?: number
+      onwait?: (index: number, core: Hypercore) => void
     }
   }
   class Corestore extends ReadyResource {
