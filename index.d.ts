@@ -42,6 +42,9 @@ declare class Multifeed<T = any> extends EventEmitter {
   feed(key: Buffer | string): Multifeed.Feed<T> | undefined
   // membership records, without opening any core
   list(): Multifeed.FeedInfo[]
+  // Every block of every feed (or those `opts` selects), `{ key, seq, value }`: in order per feed, in fair
+  // turns across feeds, with at most `opts.window` cores open at once; resumable with `since` or `cursor`.
+  createReadStream(opts?: Multifeed.ReadStreamOptions): Multifeed.MultifeedReadStream<T>
   readonly size: number
   readonly openFeeds: number
 
@@ -165,6 +168,50 @@ declare namespace Multifeed {
 
   // A readable stream (streamx) of blocks: 'data' events, or `for await`.
   export interface FeedReadStream<T = any> extends EventEmitter, AsyncIterable<T> {
+    destroy(err?: Error | null): void
+    pause(): this
+    resume(): this
+  }
+
+  export interface ReadStreamOptions {
+    // keep the stream open: blocks appended or downloaded later, and feeds that appear later (default false:
+    // end once what is stored at the start has been delivered)
+    live?: boolean
+    // resume after a checkpoint() (after a restart, too): exactly the blocks that came after it
+    since?: Checkpoint
+    // a named cursor whose progress is saved in the local index (at least once: a crash repeats what was
+    // handed over since the last save); not together with `since`
+    cursor?: string
+    // only these feeds (Buffer, hex or z-base-32 keys), or those the predicate accepts
+    feeds?: Array<Buffer | string> | ((info: FeedInfo) => boolean)
+    // only our writers ('local') or only feeds of others ('remote')
+    origin?: 'local' | 'remote'
+    // cores open for reading at once (default 16)
+    window?: number
+    // blocks of one feed per turn before the next feed's turn (default 32)
+    batch?: number
+  }
+
+  // Blocks of each feed handed to the consumer, by hex key: JSON-serialisable.
+  export interface Checkpoint {
+    v: number
+    at: Record<string, number>
+  }
+
+  export interface Block<T = any> {
+    key: Buffer
+    seq: number
+    value: T
+  }
+
+  // A readable object stream (streamx): 'data' events, or `for await`.
+  export interface MultifeedReadStream<T = any> extends EventEmitter, AsyncIterable<Block<T>> {
+    readonly live: boolean
+    readonly cursor: string | null
+    // everything handed over so far; pass it as `since` to resume after it
+    checkpoint(): Checkpoint
+    // a named cursor's progress, saved now (also every second while reading, and on close)
+    save(): Promise<void>
     destroy(err?: Error | null): void
     pause(): this
     resume(): this

@@ -18,7 +18,11 @@
 // openFeedsA/openFeedsB after the exchange (target 2: 0 when d = 0),
 // bytesSettled (wire bytes 100 ms after synced(): nothing should follow).
 //
-//   node bench/scenario-hmf-reconnect.js [--feeds 10000] [--changed 0] [--no-cache] [--profile FILE]
+// --held: as a real app behaves (the chat example): before replicating, both
+// sides hold every feed (feeds()) and follow each with a live read stream;
+// openFeedsA/openFeedsB then count those held cores.
+//
+//   node bench/scenario-hmf-reconnect.js [--feeds 10000] [--changed 0] [--held] [--no-cache] [--profile FILE]
 
 const path = require('path')
 const m = require('./lib/measure')
@@ -27,7 +31,7 @@ const hmf = require('./lib/hmf')
 const { profiler } = require('./lib/profile')
 
 const Multifeed = hmf.load()
-const opts = m.args({ feeds: 10000, changed: 0, cache: true, profile: '' })
+const opts = m.args({ feeds: 10000, changed: 0, held: false, cache: true, profile: '' })
 const prof = profiler(opts.profile) // --profile FILE: CPU profile of replicate() -> synced()
 const round = hmf.round
 
@@ -67,6 +71,19 @@ async function run () {
   if (a.size !== meta.feeds || b.size !== meta.feeds) throw new Error('expected ' + meta.feeds + ' feeds, A has ' + a.size + ', B ' + b.size)
   const openBefore = a.openFeeds + b.openFeeds
   if (openBefore !== 0) throw new Error(openBefore + ' feed cores open before the reconnect')
+  const follows = []
+  if (opts.held) {
+    for (const multi of [a, b]) {
+      const feeds = multi.feeds()
+      await Promise.all(feeds.map((f) => f.ready()))
+      for (const f of feeds) {
+        const rs = f.createReadStream({ live: true })
+        rs.on('data', () => {})
+        rs.on('error', () => {})
+        follows.push(rs)
+      }
+    }
+  }
   const changedHex = new Set()
   if (names.length) {
     const byName = new Map(a.list().map((f) => [f.name, f]))
@@ -101,12 +118,14 @@ async function run () {
   await new Promise((resolve) => setTimeout(resolve, 100))
   const settled = counted.summary()
   s1.destroy(); s2.destroy()
+  for (const rs of follows) rs.destroy()
   await Promise.all([a.close(), b.close()])
 
   return {
     scenario: 'hmf-reconnect',
     feeds: meta.feeds,
     changed: opts.changed,
+    held: opts.held,
     timeMs: round(timeMs),
     bytes: summary.bytes,
     exchangeBytes: ex.exchangeBytes,

@@ -3,12 +3,15 @@
 // User data lives in RocksDB beside the cores and each put is one atomic write.
 import type Hypercore from 'hypercore'
 import b4a from 'b4a'
+import c from 'compact-encoding'
 import { indexRecord, encode, decode, IndexRecord } from './messages'
 import { STORAGE_CORRUPT } from './errors'
 import { userDataRange, writeUserData } from './internals'
 
 const FEED = 'feed/'
 const BLOCKED = 'blocked/'
+// A named cursor's progress: 'cursor/' + name + '/' + feed hex -> blocks handed to the app (uint)
+const CURSOR = 'cursor/'
 // Present only between a clean close and the next open: then every record's length is current and
 // ready() need not read each core's state (the costly part of opening many feeds).
 const CLEAN = 'clean'
@@ -95,6 +98,27 @@ export class FeedIndex {
 
   async unblock(key: Buffer): Promise<void> {
     await this.core.setUserData(BLOCKED + b4a.toString(key, 'hex'), null)
+  }
+
+  async loadCursor(name: string): Promise<Map<string, number>> {
+    const prefix = CURSOR + name + '/'
+    const out = new Map<string, number>()
+    for await (const { key, value } of this.range(prefix)) {
+      const hex = key.slice(prefix.length)
+      // a longer name that starts with this one and a '/' sorts in here too: its entries are not feed keys
+      if (!/^[0-9a-f]{64}$/.test(hex)) continue
+      try {
+        out.set(hex, decode(c.uint, value, 'cursor position'))
+      } catch (err) {
+        throw STORAGE_CORRUPT(`cursor ${JSON.stringify(name)} has an unreadable position for feed ${hex}`, { entry: key })
+      }
+    }
+    return out
+  }
+
+  async saveCursor(name: string, progress: Map<string, number>): Promise<void> {
+    const prefix = CURSOR + name + '/'
+    await this.write([...progress].map(([hex, n]) => [prefix + hex, encode(c.uint, n)]))
   }
 
   async getKey(): Promise<Buffer | null> {

@@ -18,6 +18,7 @@ import { detach, detachHeld, heldCore, trimIdleCores, settleWrites, protocolMuxe
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
 import { FeedInfo, FeedRecord, newRecord, infoOf, downloadLive } from './feed-record'
 import { TransferScheduler, TransferHost } from './transfers'
+import { FeedReader, ReaderHost, ReadStreamOptions } from './reader'
 
 export type { FeedInfo } from './feed-record'
 
@@ -107,6 +108,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private index: FeedIndex | null = null
   private readonly records = new Map<string, FeedRecord>()
   private readonly writersByName = new Map<string, FeedRecord>()
+  private readonly readers = new Set<FeedReader>() // open createReadStream()s, told of every feed change
   private readonly blocked = new Set<string>()
   private readonly exchanges = new Map<Protomux, FeedExchange>() // one per connection, by its muxer
   private readonly creatingWriters = new Map<string, Promise<FeedRecord>>() // by writer name
@@ -232,6 +234,11 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   }
 
   protected async _close(): Promise<void> {
+    // readers end first: a named cursor saves its progress while the index is open
+    await Promise.all([...this.readers].map((reader) => new Promise<void>((resolve) => {
+      reader.once('close', () => resolve())
+      reader.destroy()
+    })))
     this.transfers.close()
     // streams we made end as a finished peer's do, so the other side sees no error
     const ending: Promise<void>[] = []
@@ -262,6 +269,12 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private addRecord(record: FeedRecord): void {
     this.records.set(record.hex, record)
     if (record.writable && record.name !== null) this.writersByName.set(record.name, record)
+    this.changed(record)
+  }
+
+  // A feed appeared, grew or got blocks: readers may have more to read.
+  private changed(record: FeedRecord): void {
+    for (const reader of this.readers) reader.changed(record)
   }
 
   // --- the app's API ---
@@ -410,6 +423,14 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   }
 
   // Membership without opening anything.
+  // Every block of every feed (or of those `opts` selects) as one stream; see lib/reader.ts.
+  createReadStream(opts: ReadStreamOptions = {}): FeedReader {
+    if (this.closing) throw errors.CLOSED()
+    const reader = new FeedReader(this, opts)
+    this.readers.add(reader)
+    return reader
+  }
+
   list(): FeedInfo[] {
     const out: FeedInfo[] = []
     for (const r of this.records.values()) out.push({ key: r.key, name: r.name, writable: r.writable, length: r.length })
@@ -497,6 +518,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       for (const set of this.introducedBy.values()) set.delete(record.hex)
     }
     for (const record of records) this.transfers.removed(record)
+    for (const reader of this.readers) for (const record of records) reader.removed(record.hex)
   }
 
   // Its blocks are freed (and 'remove' told).
@@ -635,6 +657,36 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     return this.records.get(hex)
   }
 
+  // --- ReaderHost ---
+
+  allRecords(): Iterable<FeedRecord> {
+    return [...this.records.values()]
+  }
+
+  // A session for one reader's turn: passive (it replicates nothing) and never waiting for a block.
+  readSession(record: FeedRecord): Hypercore {
+    return this.slot!.get({ key: record.key, valueEncoding: this.valueEncoding, active: false, wait: false })
+  }
+
+  async closeReadSession(session: Hypercore): Promise<void> {
+    await session.close()
+    trimIdleCores(this.base, this.maxTotalDownloads)
+  }
+
+  async loadCursor(name: string): Promise<Map<string, number>> {
+    await this.ready()
+    return await this.index!.loadCursor(name)
+  }
+
+  async saveCursor(name: string, progress: Map<string, number>): Promise<void> {
+    if (this.index === null || this.closed) throw errors.CLOSED()
+    await this.index.saveCursor(name, progress)
+  }
+
+  readerClosed(reader: FeedReader): void {
+    this.readers.delete(reader)
+  }
+
   openCore(record: FeedRecord): Hypercore {
     return this.open(record)
   }
@@ -668,11 +720,13 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       record.length = length
       this.transfers.grown(record, grown, length)
       this.announce(record)
+      this.changed(record)
     }
     core.on('append', update)
     core.on('download', (index: number, bytes: number, from: Hypercore.Peer) => {
       const ex = this.exchangeOn(from)
       if (ex) this.transfers.downloaded(record, ex, bytes)
+      if (index < record.length) this.changed(record) // a block below the length: one a reader may wait for
       update()
     })
     core.on('upload', (index: number, bytes: number, from: Hypercore.Peer) => {

@@ -2,6 +2,7 @@
 require('./basic.js')
 require('./replicate.js')
 require('./passive.js')
+require('./reader.js')
 require('./errors.js')
 require('./riblt.js')
 require('./reconcile.js')
