@@ -186,7 +186,7 @@ declare namespace Multifeed {
     feeds?: Array<Buffer | string> | ((info: FeedInfo) => boolean)
     // only our writers ('local') or only feeds of others ('remote')
     origin?: 'local' | 'remote'
-    // cores open for reading at once (default 16)
+    // cores open for reading at once (default 64)
     window?: number
     // blocks of one feed per turn before the next feed's turn (default 32)
     batch?: number

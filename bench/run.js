@@ -44,7 +44,8 @@ const P = QUICK
       appendsB1: 5000, // append throughput, batch 1 (latency-bound: ~4-5k appends/s)
       reconnectFeeds: 2000, changed: [1, 10, 100], // hyper-multifeed reconnect
       firstContactFeeds: 10000, // hyper-multifeed first contact
-      openFeeds: 2000 // hyper-multifeed open
+      openFeeds: 2000, // hyper-multifeed open
+      readFeeds: 2000 // issue 10: reading every feed, held reconnect, resume, reopen after writing
     }
   : {
       reps: 3,
@@ -54,7 +55,8 @@ const P = QUICK
       appendsB1: 30000,
       reconnectFeeds: 10000, changed: [1, 10, 100, 1000],
       firstContactFeeds: 100000,
-      openFeeds: 10000
+      openFeeds: 10000,
+      readFeeds: 10000
     }
 if (option('reps')) P.reps = Number(option('reps'))
 
@@ -107,7 +109,16 @@ const HMF = [
   // writer append throughput, same args as hypercore-append: prints { blocksPerSec }
   // (interleaved rep by rep with the plain Hypercore and corestore append baselines, see runGroup)
   { id: 'hmf-append-b1', script: 'scenario-hmf-append.js', args: ['--appends', P.appendsB1, '--batch', 1], interleave: 'append-b1' },
-  { id: 'hmf-append-b100', script: 'scenario-hmf-append.js', args: ['--appends', P.appends, '--batch', 100], interleave: 'append-b100' }
+  { id: 'hmf-append-b100', script: 'scenario-hmf-append.js', args: ['--appends', P.appends, '--batch', 100], interleave: 'append-b100' },
+  // issue 10: the in-sync reconnect with every feed held by the app and followed by a live read stream
+  { id: 'hmf-reconnect-held', script: 'scenario-hmf-reconnect.js', args: ['--feeds', P.readFeeds, '--changed', 0, '--held'] },
+  // read every block of --feeds feeds x 3 through createReadStream, and through the naive app loop: prints { timeMs, peakGrowthMB, mostCores }
+  { id: 'hmf-read-stream', script: 'scenario-hmf-read.js', args: ['--feeds', P.readFeeds, '--blocks', 3, '--via', 'stream'], interleave: 'read' },
+  { id: 'hmf-read-naive', script: 'scenario-hmf-read.js', args: ['--feeds', P.readFeeds, '--blocks', 3, '--via', 'naive'], interleave: 'read' },
+  // resume from a checkpoint after 10 feeds grew: prints { timeMs, blocks }
+  { id: 'hmf-read-resume', script: 'scenario-hmf-read.js', args: ['--feeds', P.readFeeds, '--blocks', 3, '--via', 'resume', '--grown', 10] },
+  // the first open in a fresh process after a session that wrote --feeds writers: prints { timeMs, secondMs, closeMs }
+  { id: 'hmf-reopen', script: 'scenario-hmf-reopen.js', args: ['--feeds', P.readFeeds] }
 ]
 // ---------------------------------------------------------------------------
 
@@ -291,6 +302,19 @@ function targetsTable () {
     L.push(row('Writer append throughput, batch ' + b + ' (' + (b === 1 ? P.appendsB1 : P.appends).toLocaleString('en-US') + ' × ' + P.size + ' B)', '≥ 0.9 × plain Hypercore = ' + fmt(ref && Math.round(ref * 0.9), ' blocks/s'),
       ['hmf-append-b' + b, 'hypercore-append-b' + b], () => fmt(v(), ' blocks/s') + ' (' + fmt(v() / ref, '×') + (cs ? '; ' + fmt(v() / cs, '×') + ' corestore named core' : '') + ')', () => v() >= 0.9 * ref))
   }
+  const rf = P.readFeeds.toLocaleString('en-US')
+  L.push(row('Reconnect, two in-sync peers, ' + rf + ' feeds, each held by the app with a live read stream: bytes', '< 1 KB (1,024 B)',
+    ['hmf-reconnect-held'], () => bytes(get('hmf-reconnect-held', 'bytes')) + ' (' + ms(get('hmf-reconnect-held', 'timeMs')) + ', mode ' + get('hmf-reconnect-held', 'mode') + ')', () => get('hmf-reconnect-held', 'bytes') < 1024))
+  const naiveT = get('hmf-read-naive', 'timeMs')
+  const naiveM = get('hmf-read-naive', 'peakGrowthMB')
+  L.push(row('Read every block of ' + rf + ' feeds × 3 through createReadStream: time', '≤ the naive app loop = ' + ms(naiveT),
+    ['hmf-read-stream', 'hmf-read-naive'], () => ms(get('hmf-read-stream', 'timeMs')) + ' (most cores at once ' + fmt(get('hmf-read-stream', 'mostCores')) + ' vs ' + fmt(get('hmf-read-naive', 'mostCores')) + ')', () => get('hmf-read-stream', 'timeMs') <= naiveT))
+  L.push(row('Read every block of ' + rf + ' feeds × 3 through createReadStream: peak RSS growth', '≤ 1/5 of the naive app loop = ' + mb(naiveM && naiveM / 5),
+    ['hmf-read-stream', 'hmf-read-naive'], () => mb(get('hmf-read-stream', 'peakGrowthMB')) + ' (naive ' + mb(naiveM) + ')', () => get('hmf-read-stream', 'peakGrowthMB') <= naiveM / 5))
+  L.push(row('Resume from a checkpoint after 10 of ' + rf + ' feeds grew', 'exactly 10 blocks',
+    ['hmf-read-resume'], () => fmt(get('hmf-read-resume', 'blocks')) + ' blocks in ' + ms(get('hmf-read-resume', 'timeMs')) + ' (checkpoint ' + bytes(get('hmf-read-resume', 'checkpointBytes')) + ' of JSON)', () => get('hmf-read-resume', 'blocks') === 10))
+  L.push(row('First open in a fresh process after a session that wrote ' + rf + ' writers', '< 500 ms',
+    ['hmf-reopen'], () => ms(get('hmf-reopen', 'timeMs')) + ' (next open ' + ms(get('hmf-reopen', 'secondMs')) + '; that session\'s close ' + ms(get('hmf-reopen', 'closeMs')) + ')', () => get('hmf-reopen', 'timeMs') < 500))
   return L.join('\n')
 }
 

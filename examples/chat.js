@@ -11,13 +11,11 @@ async function main (dir, key) {
   await room.ready()
   console.log('room key:', room.key.toString('hex'))
 
-  const show = (feed) => {
-    feed.createReadStream({ live: true }).on('data', (msg) => {
-      console.log(`[${new Date(msg.time).toLocaleTimeString()}] ${msg.nick}: ${msg.text}`)
-    })
-  }
-  for (const feed of room.feeds()) show(feed) // everything stored so far, then live
-  room.on('feed', show) // feeds of people we meet from now on
+  // every message of every participant: what is stored, then live (feeds of people we meet later too),
+  // reading through a small window of open feeds however many people the room has
+  room.createReadStream({ live: true }).on('data', ({ value: msg }) => {
+    console.log(`[${new Date(msg.time).toLocaleTimeString()}] ${msg.nick}: ${msg.text}`)
+  })
 
   const me = await room.writer('me')
   const nick = process.env.USER || 'anon'

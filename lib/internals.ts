@@ -174,3 +174,11 @@ export function trimIdleCores(store: Corestore, keep: number): number {
   }
   return closed
 }
+
+// Writes the memtable of the store's RocksDB column family to disk. Until then recent writes live in the
+// memtable and its write-ahead log, which the next open replays (about 0.5 s after a session that made
+// 10,000 writers).
+export async function flushStorage(store: Corestore): Promise<void> {
+  const db = (store.storage as unknown as { db?: { flush?(): Promise<void> } }).db
+  if (typeof db?.flush === 'function') await db.flush()
+}

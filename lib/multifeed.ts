@@ -19,6 +19,7 @@ import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
 import { FeedInfo, FeedRecord, newRecord, infoOf, downloadLive } from './feed-record'
 import { TransferScheduler, TransferHost } from './transfers'
 import { FeedReader, ReaderHost, ReadStreamOptions } from './reader'
+import { StorageFlusher } from './flusher'
 
 export type { FeedInfo } from './feed-record'
 
@@ -108,6 +109,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private index: FeedIndex | null = null
   private readonly records = new Map<string, FeedRecord>()
   private readonly writersByName = new Map<string, FeedRecord>()
+  private readonly flusher: StorageFlusher
   private readonly readers = new Set<FeedReader>() // open createReadStream()s, told of every feed change
   private readonly blocked = new Set<string>()
   private readonly exchanges = new Map<Protomux, FeedExchange>() // one per connection, by its muxer
@@ -162,6 +164,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     // replicated, not when a core starts downloading), so the app's open sessions do not open a
     // Hypercore channel per feed on every connection. Which feeds get a channel is the exchange's call.
     this.store = this.base.namespace(opts.namespace ?? 'hyper-multifeed', { active: false })
+    this.flusher = new StorageFlusher(this.base)
     this.transfers = new TransferScheduler(this, { maxDownloads: this.maxDownloads, maxUploads: this.maxDownloads, maxTotalDownloads: this.maxTotalDownloads, stallTimeout: this.stallTimeout })
     this.ready().catch(safetyCatch)
   }
@@ -256,6 +259,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     // the lengths that moved, and the mark that makes the next ready() trust them
     const moved = [...this.records.values()].filter((r) => r.length !== r.storedLength)
     if (this.index) await this.index.saveLengths(moved).catch(safetyCatch)
+    this.flusher.wrote(moved.length + 1)
+    await this.flusher.flush().catch(safetyCatch)
     await this.releaseStorage()
   }
 
@@ -366,6 +371,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private async putOrClose(record: FeedRecord, core: Hypercore): Promise<void> {
     try {
       await this.index!.put([record])
+      this.flusher.wrote(1)
     } catch (err) {
       await core.close().catch(safetyCatch)
       throw err
@@ -668,9 +674,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     return this.slot!.get({ key: record.key, valueEncoding: this.valueEncoding, active: false, wait: false })
   }
 
-  async closeReadSession(session: Hypercore): Promise<void> {
+  // A reader's cores are not reopened soon: corestore keeps no more of them idle than the reader's window.
+  async closeReadSession(session: Hypercore, keep: number): Promise<void> {
     await session.close()
-    trimIdleCores(this.base, this.maxTotalDownloads)
+    trimIdleCores(this.base, keep)
   }
 
   async loadCursor(name: string): Promise<Map<string, number>> {
@@ -718,6 +725,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       if (length <= record.length) return
       const grown = length - record.length
       record.length = length
+      this.flusher.wrote(grown)
       this.transfers.grown(record, grown, length)
       this.announce(record)
       this.changed(record)
@@ -848,6 +856,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   // Durable before they are announced onward or shown to the app.
   private async addRemotes(records: FeedRecord[]): Promise<void> {
     const written = this.index!.put(records)
+    this.flusher.wrote(records.length)
     for (const record of records) {
       const created = written.then(() => record)
       created.catch(noop) // the failure reaches the caller through `written`

@@ -14,7 +14,7 @@ import { toKey, toHex } from './keys'
 import { INVALID_ARGUMENT } from './errors'
 
 export const CHECKPOINT_VERSION = 1
-const DEFAULT_WINDOW = 16
+const DEFAULT_WINDOW = 64
 const DEFAULT_BATCH = 32
 const HIGH_WATER_MARK = 64 // blocks buffered ahead of the consumer
 type StreamCallback = (err: Error | null) => void
@@ -48,7 +48,7 @@ export interface ReaderHost {
   recordOf(hex: string): FeedRecord | undefined
   allRecords(): Iterable<FeedRecord>
   readSession(record: FeedRecord): Hypercore // passive, decoding with the multifeed's valueEncoding
-  closeReadSession(session: Hypercore): Promise<void> // and let corestore's idle cores go past a bound
+  closeReadSession(session: Hypercore, keep: number): Promise<void> // and close corestore's idle cores past `keep`
   loadCursor(name: string): Promise<Map<string, number>>
   saveCursor(name: string, progress: Map<string, number>): Promise<void>
   readerClosed(reader: FeedReader): void
@@ -213,7 +213,7 @@ export class FeedReader extends Readable {
         blocks.push(value)
       }
     } finally {
-      await this.host.closeReadSession(session).catch(safetyCatch)
+      await this.host.closeReadSession(session, this.window).catch(safetyCatch)
     }
     // the feed left, or the stream ended, while the turn ran
     if (this.destroying || this.positions.get(hex) !== start || this.host.recordOf(hex) !== record) return this.endTurn(hex, null)
