@@ -56,6 +56,18 @@ declare class Multifeed<T = any> extends EventEmitter {
   unblock(key: Buffer | string): Promise<void>
   isBlocked(key: Buffer | string): boolean
 
+  // Authorized multifeeds. The owner's public key (null: an open multifeed, or before ready()).
+  readonly owner: Buffer | null
+  // the shared key and the owner's key in one string of 128 hex characters: members join with it as `key`
+  readonly joinKey: string | null
+  // The owner, or a device one of whose writers is an admin, signs that a feed belongs to the group
+  // (ERR_NOT_ADMIN otherwise); `admin: true` lets the feed's writer authorize and revoke members.
+  authorize(key: Buffer | string, opts?: Multifeed.AuthorizeOptions): Promise<void>
+  // Signs that a feed is out for good: every peer that learns it removes and refuses it. Only the owner
+  // revokes an admin.
+  revoke(key: Buffer | string): Promise<void>
+  isAuthorized(key: Buffer | string): boolean
+
   // A boolean: a new replication stream to pipe to the other side's. A stream (a Hyperswarm connection, a
   // protocol stream): attach to it and return it.
   replicate(isInitiator: boolean, opts?: Multifeed.ReplicateOptions): Multifeed.ReplicationStream
@@ -258,6 +270,15 @@ declare namespace Multifeed {
     name: string | null // null for remote feeds
     writable: boolean
     length: number // contiguous length known locally
+    // authorized multifeeds only (list()): whether a valid chain of signed records authorizes the feed,
+    // whether its writer is an admin, and whose record authorizes it (the owner's key or an admin feed's)
+    authorized?: boolean
+    admin?: boolean
+    authorizedBy?: Buffer | null
+  }
+
+  export interface AuthorizeOptions {
+    admin?: boolean // the feed's writer may authorize and revoke members
   }
 
   export type FeedFilter = (info: FeedInfo) => boolean | Promise<boolean>
@@ -278,6 +299,9 @@ declare namespace Multifeed {
     maxConnections?: number // connections exchanging at once; more get ERR_TOO_MANY_CONNECTIONS
     timeout?: number
     storeKey?: boolean // false: the shared key is never written to disk
+    // an authorized multifeed: true makes this device the owner (its key pair is made and kept here); a
+    // key (or a join key as `key`) joins under that owner
+    owner?: true | Buffer | string
   }
 
   export interface PurgeOptions {
@@ -338,6 +362,7 @@ declare namespace Multifeed {
     | 'ERR_TOO_MANY_FEEDS' | 'ERR_EXCHANGE_TIMEOUT' | 'ERR_INVALID_KEY' | 'ERR_INVALID_ARGUMENT'
     | 'ERR_CLOSED' | 'ERR_STORAGE_LOCKED' | 'ERR_STORAGE_CORRUPT' | 'ERR_FEED_NOT_FOUND'
     | 'ERR_WRITER_REMOVAL' | 'ERR_SWARM_DESTROYED' | 'ERR_QUEUE_FULL' | 'ERR_TOO_MANY_CONNECTIONS'
+    | 'ERR_OWNER_MISMATCH' | 'ERR_NOT_ADMIN'
 
   // The facts an error may carry, by code.
   export interface MultifeedErrorFacts {
@@ -358,6 +383,8 @@ declare namespace Multifeed {
     entry?: string // ERR_STORAGE_CORRUPT: the unreadable index entry
     key?: Buffer // ERR_FEED_NOT_FOUND, ERR_WRITER_REMOVAL
     resource?: string // ERR_CLOSED, ERR_SWARM_DESTROYED: 'multifeed', 'networker' or 'hyperswarm'
+    usOwner?: Buffer | null // ERR_OWNER_MISMATCH: our owner's key, null for an open multifeed
+    themOwner?: Buffer | null // ERR_OWNER_MISMATCH: the remote's
     [fact: string]: unknown
   }
 
@@ -382,6 +409,8 @@ declare namespace Multifeed {
     entry?: string
     key?: Buffer
     resource?: string
+    usOwner?: Buffer | null
+    themOwner?: Buffer | null
     [fact: string]: unknown
   }
 }

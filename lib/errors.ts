@@ -20,6 +20,8 @@ export interface MultifeedErrorFacts {
   entry?: string // ERR_STORAGE_CORRUPT: the unreadable index entry
   key?: Buffer // ERR_FEED_NOT_FOUND, ERR_WRITER_REMOVAL
   resource?: string // ERR_CLOSED, ERR_SWARM_DESTROYED: 'multifeed', 'networker' or 'hyperswarm'
+  usOwner?: Buffer | null // ERR_OWNER_MISMATCH: null for an open multifeed
+  themOwner?: Buffer | null // ERR_OWNER_MISMATCH
   [fact: string]: unknown
 }
 
@@ -44,7 +46,9 @@ export class MultifeedError extends Error implements MultifeedErrorFacts {
   declare path?: string
   declare entry?: string
   declare key?: Buffer
-  declare resource?: string;
+  declare resource?: string
+  declare usOwner?: Buffer | null
+  declare themOwner?: Buffer | null;
   [fact: string]: unknown
 
   constructor(code: string, message: string, facts: MultifeedErrorFacts = {}) {
@@ -117,6 +121,15 @@ export function STORAGE_CORRUPT(reason: string, facts: Record<string, unknown> =
 
 export function FEED_NOT_FOUND(key: Buffer): MultifeedError {
   return make('ERR_FEED_NOT_FOUND', `no feed ${key.toString('hex')} in this multifeed`, { key })
+}
+
+export function NOT_ADMIN(reason: string): MultifeedError {
+  return make('ERR_NOT_ADMIN', `cannot sign a membership record: ${reason}`)
+}
+
+export function OWNER_MISMATCH(usOwner: Buffer | null, themOwner: Buffer | null): MultifeedError {
+  const show = (o: Buffer | null): string => o === null ? 'none (an open multifeed)' : o.toString('hex')
+  return make('ERR_OWNER_MISMATCH', `the remote's owner is ${show(themOwner)}, ours is ${show(usOwner)}`, { usOwner, themOwner })
 }
 
 export function WRITER_REMOVAL(key: Buffer): MultifeedError {

@@ -9,7 +9,7 @@ import * as m from './messages'
 import { capability, connectionSalt, element, elementKeyHash, elementLength, SetDigest, ELEMENT_BYTES } from './caps'
 import { Encoder, Decoder, codedSymbolCodec, CodedSymbol } from './riblt'
 import { ChannelRouter, Routed } from './router'
-import { VERSION_MISMATCH, CLIENT_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, QUEUE_FULL, MultifeedError } from './errors'
+import { VERSION_MISMATCH, CLIENT_MISMATCH, OWNER_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, QUEUE_FULL, MultifeedError } from './errors'
 import { toHex } from './keys'
 import { endGracefully, hasCoreChannels } from './internals'
 import type { Link } from './transfers'
@@ -28,7 +28,10 @@ export interface ExchangeHost {
   readonly maxFeeds: number
   readonly closing: Promise<void> | null
   readonly opening: Promise<void> | null
+  readonly owner: Buffer | null // an authorized multifeed's owner; null in open mode
   sharedEntries(): Promise<LocalEntry[]>
+  // membership records from the remote (authorized mode)
+  receiveRecords(exchange: FeedExchange, records: m.MemberRecord[]): Promise<void>
   // the remote has these feeds at these lengths: add the accepted ones, start downloads, return what began
   receiveEntries(exchange: FeedExchange, entries: m.FeedEntry[]): Promise<Hypercore[]>
   localLength(hex: string): number
@@ -99,6 +102,8 @@ export class FeedExchange implements Routed {
   private diffWant: Buffer[] = []
   private began: Hypercore[] = []
   private announceQueue = new Map<string, LocalEntry>()
+  private readonly sentRecords = new Set<string>() // membership record ids sent on this connection
+  private readonly recordQueue = new Map<string, m.MemberRecord>() // records to send once live
   private announceScheduled = false
   private queuedEntries = 0
   queuedBytes = 0 // bytes of received messages not processed yet
@@ -182,7 +187,7 @@ export class FeedExchange implements Routed {
       protocol: m.PROTOCOL,
       id: this.host.discoveryKey,
       handshake: c.raw,
-      messages: [raw, raw, raw, raw, raw, raw],
+      messages: [raw, raw, raw, raw, raw, raw, raw],
       onopen: (hs: Buffer) => this.onopen(hs),
       onclose: (isRemote: boolean) => this.onclose(isRemote)
     })
@@ -192,7 +197,7 @@ export class FeedExchange implements Routed {
       msg.onmessage = (buf: Buffer) => this.onmessage(i, buf)
     })
     const cap = capability(this.isInitiator, this.host.key!, this.muxer.stream.handshakeHash)
-    channel.open(m.encode(m.handshake, { version: m.VERSION, client: this.host.client, capability: cap }))
+    channel.open(m.encode(m.handshake, { version: m.VERSION, client: this.host.client, capability: cap, owner: this.host.owner }))
   }
 
   // Until the exchange is live, the remote must say something every `timeout` ms: a silent peer must
@@ -227,6 +232,10 @@ export class FeedExchange implements Routed {
     const ours = m.VERSION.split('.')[0]
     if (hs.version.split('.')[0] !== ours) return this.fail(VERSION_MISMATCH(m.VERSION, hs.version))
     if (hs.client !== this.host.client) return this.fail(CLIENT_MISMATCH(this.host.client, hs.client))
+    // an authorized and an open multifeed of the same key, or two owners, never mix
+    const theirOwner = hs.owner ?? null
+    const ourOwner = this.host.owner
+    if (theirOwner === null ? ourOwner !== null : ourOwner === null || !b4a.equals(theirOwner, ourOwner)) return this.fail(OWNER_MISMATCH(ourOwner, theirOwner))
     const expected = capability(!this.isInitiator, this.host.key!, this.muxer.stream.handshakeHash)
     if (!b4a.equals(expected, hs.capability)) {
       return this.fail(KEY_MISMATCH('the remote failed the capability check: it does not know the shared key', this.host.discoveryKey!))
@@ -290,6 +299,7 @@ export class FeedExchange implements Routed {
         case 3: return this.onmore(m.decode(m.more, buf, 'more'))
         case 4: return this.ondiff(diff!)
         case 5: return this.ondone(m.decode(m.done, buf, 'done'))
+        case 6: return this.onrecords(m.decode(m.records, buf, 'records'))
         default: throw BAD_MESSAGE('unknown message type ' + type)
       }
     })
@@ -367,7 +377,35 @@ export class FeedExchange implements Routed {
   private startList(): void {
     this.mode = this.phase === 'sketch' ? 'sketch-fallback' : 'list'
     this.phase = 'list'
+    // membership records before the feeds they authorize, so the remote can take those feeds at once
+    this.host.offer(this, this.local.filter((e) => e.length === m.MAX_LENGTH).map((e) => e.key))
     this.sendEntries(this.local)
+  }
+
+  // Membership records the remote lacks, each sent once per connection; before the exchange is live they
+  // wait until it is.
+  sendRecords(records: m.MemberRecord[], ids: string[]): void {
+    const fresh: m.MemberRecord[] = []
+    for (let i = 0; i < records.length; i++) {
+      if (this.sentRecords.has(ids[i])) continue
+      this.sentRecords.add(ids[i])
+      fresh.push(records[i])
+    }
+    const max = m.LIMITS.maxEntriesPerMessage
+    for (let i = 0; i < fresh.length; i += max) this.send(6, m.encode(m.records, { records: fresh.slice(i, i + max) }))
+  }
+
+  // Records new to us while the exchange runs: sent now if it is live, else once it is.
+  announceRecords(records: m.MemberRecord[], ids: string[]): void {
+    if (this.phase === 'opening' || this.phase === 'closed') return // the summary will carry them
+    if (this.phase === 'live') return this.sendRecords(records, ids)
+    for (let i = 0; i < records.length; i++) this.recordQueue.set(ids[i], records[i])
+  }
+
+  private async onrecords(r: m.Records): Promise<void> {
+    if (this.phase === 'opening') throw BAD_MESSAGE('records before the handshake')
+    if (this.host.owner === null) throw BAD_MESSAGE('membership records sent to an open multifeed')
+    await this.host.receiveRecords(this, r.records)
   }
 
   // A batch of whole entries, split to respect the per-message limit; the final one is marked last.
@@ -539,6 +577,10 @@ export class FeedExchange implements Routed {
     const began = this.began
     this.began = []
     this.emitRemoteFeeds(began, true) // even empty: the caller can tell the exchange happened
+    if (this.recordQueue.size > 0) {
+      this.sendRecords([...this.recordQueue.values()], [...this.recordQueue.keys()])
+      this.recordQueue.clear()
+    }
     this.flushAnnouncements()
     this.progressed()
   }

@@ -4,12 +4,17 @@
 import type Hypercore from 'hypercore'
 import b4a from 'b4a'
 import c from 'compact-encoding'
-import { indexRecord, encode, decode, IndexRecord } from './messages'
+import { indexRecord, memberRecord, encode, decode, IndexRecord, MemberRecord } from './messages'
 import { STORAGE_CORRUPT } from './errors'
 import { userDataRange, writeUserData } from './internals'
 
 const FEED = 'feed/'
 const BLOCKED = 'blocked/'
+// An authorized multifeed: its owner's public key, the owner's secret key on the owner's device only,
+// and one entry per membership record: 'member/' + record id (hex) -> the encoded record
+const OWNER = 'owner'
+const OWNER_SECRET = 'owner-secret'
+const MEMBER = 'member/'
 // A named cursor's progress: 'cursor/' + name + '/' + feed hex -> blocks handed to the app (uint)
 const CURSOR = 'cursor/'
 // Present only between a clean close and the next open: then every record's length is current and
@@ -119,6 +124,37 @@ export class FeedIndex {
   async saveCursor(name: string, progress: Map<string, number>): Promise<void> {
     const prefix = CURSOR + name + '/'
     await this.write([...progress].map(([hex, n]) => [prefix + hex, encode(c.uint, n)]))
+  }
+
+  async getOwner(): Promise<Buffer | null> {
+    return await this.core.getUserData(OWNER)
+  }
+
+  async getOwnerSecret(): Promise<Buffer | null> {
+    return await this.core.getUserData(OWNER_SECRET)
+  }
+
+  async setOwner(owner: Buffer, secret: Buffer | null): Promise<void> {
+    await this.write([[OWNER, owner], [OWNER_SECRET, secret]])
+  }
+
+  async loadRecords(): Promise<MemberRecord[]> {
+    const out: MemberRecord[] = []
+    for await (const { key, value } of this.range(MEMBER)) {
+      try {
+        out.push(decode(memberRecord, value, 'membership record'))
+      } catch (err) {
+        throw STORAGE_CORRUPT(`index entry ${key} is not a membership record: ${(err as Error).message}`, { entry: key })
+      }
+    }
+    return out
+  }
+
+  // Records added and dropped, in one atomic write.
+  async putRecords(added: Array<[string, MemberRecord]>, dropped: string[]): Promise<void> {
+    const entries: Array<[string, Buffer | null]> = added.map(([id, r]) => [MEMBER + id, encode(memberRecord, r)])
+    for (const id of dropped) entries.push([MEMBER + id, null])
+    await this.write(entries)
   }
 
   async getKey(): Promise<Buffer | null> {

@@ -8,6 +8,11 @@ export interface FeedInfo {
   name: string | null
   writable: boolean
   length: number // contiguous length known locally
+  // authorized multifeeds only (list()): whether a valid chain of records authorizes it, whether its
+  // writer is an admin, and whose record authorizes it (the owner's key or an admin feed's key)
+  authorized?: boolean
+  admin?: boolean
+  authorizedBy?: Buffer | null
 }
 
 export interface FeedRecord extends FeedInfo {

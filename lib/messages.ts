@@ -6,7 +6,7 @@ type Codec<T> = c.Encoder<T>
 type State = Parameters<Codec<unknown>['decode']>[0]
 
 export const PROTOCOL = 'hyper-multifeed'
-export const VERSION = '2.1.0'
+export const VERSION = '2.2.0'
 
 export interface Limits {
   maxEntriesPerMessage: number
@@ -67,6 +67,7 @@ export interface Handshake {
   version: string
   client: string
   capability: Buffer
+  owner?: Buffer | null // an authorized multifeed's owner key (2.2.0): absent in open mode
 }
 
 export const handshake: Codec<Handshake> = {
@@ -74,19 +75,21 @@ export const handshake: Codec<Handshake> = {
     c.string.preencode(state, m.version)
     c.string.preencode(state, m.client)
     c.fixed32.preencode(state, m.capability)
+    if (m.owner) c.fixed32.preencode(state, m.owner)
   },
   encode(state, m) {
     c.string.encode(state, m.version)
     c.string.encode(state, m.client)
     c.fixed32.encode(state, m.capability)
+    if (m.owner) c.fixed32.encode(state, m.owner)
   },
   decode(state) {
     const str = boundedString(LIMITS.maxStringLength)
-    return {
-      version: str.decode(state),
-      client: str.decode(state),
-      capability: c.fixed32.decode(state) as Buffer
-    }
+    const version = str.decode(state)
+    const client = str.decode(state)
+    const capability = c.fixed32.decode(state) as Buffer
+    const owner = state.start < state.end ? c.fixed32.decode(state) as Buffer : null
+    return { version, client, capability, owner }
   }
 }
 
@@ -233,6 +236,59 @@ export const done: Codec<Done> = {
   preencode(state, m) { c.uint.preencode(state, m.flags) },
   encode(state, m) { c.uint.encode(state, m.flags) },
   decode(state) { return { flags: c.uint.decode(state) } }
+}
+
+// A membership record of an authorized multifeed (2.2.0). See lib/membership.ts and PROTOCOL.md.
+export interface MemberRecord {
+  type: number // 1 authorize, 2 revoke
+  admin: boolean // authorize only: the feed's writer may authorize and revoke members
+  feed: Buffer // the feed the record is about
+  by: Buffer | null // the signing admin's feed key; null: signed by the owner
+  signer: Buffer // the ed25519 public key that signed
+  signature: Buffer
+}
+
+export const RECORD_AUTHORIZE = 1
+export const RECORD_REVOKE = 2
+
+// flags: 1 admin, 2 `by` follows
+export const memberRecord: Codec<MemberRecord> = {
+  preencode(state, m) {
+    c.uint.preencode(state, m.type)
+    c.uint.preencode(state, 0)
+    c.fixed32.preencode(state, m.feed)
+    if (m.by !== null) c.fixed32.preencode(state, m.by)
+    c.fixed32.preencode(state, m.signer)
+    c.fixed64.preencode(state, m.signature)
+  },
+  encode(state, m) {
+    c.uint.encode(state, m.type)
+    c.uint.encode(state, (m.admin ? 1 : 0) | (m.by !== null ? 2 : 0))
+    c.fixed32.encode(state, m.feed)
+    if (m.by !== null) c.fixed32.encode(state, m.by)
+    c.fixed32.encode(state, m.signer)
+    c.fixed64.encode(state, m.signature)
+  },
+  decode(state) {
+    const type = c.uint.decode(state)
+    if (type !== RECORD_AUTHORIZE && type !== RECORD_REVOKE) throw BAD_MESSAGE('unknown record type ' + type)
+    const flags = c.uint.decode(state)
+    if (flags > 3 || (type === RECORD_REVOKE && (flags & 1) !== 0)) throw BAD_MESSAGE('unknown record flags ' + flags)
+    const feed = c.fixed32.decode(state) as Buffer
+    const by = (flags & 2) !== 0 ? c.fixed32.decode(state) as Buffer : null
+    return { type, admin: (flags & 1) !== 0, feed, by, signer: c.fixed32.decode(state) as Buffer, signature: c.fixed64.decode(state) as Buffer }
+  }
+}
+
+// Membership records, either side, whenever it learns the remote lacks them (2.2.0; type 6).
+export interface Records {
+  records: MemberRecord[]
+}
+
+export const records: Codec<Records> = {
+  preencode(state, m) { boundedArray(memberRecord, LIMITS.maxEntriesPerMessage).preencode(state, m.records) },
+  encode(state, m) { boundedArray(memberRecord, LIMITS.maxEntriesPerMessage).encode(state, m.records) },
+  decode(state) { return { records: boundedArray(memberRecord, LIMITS.maxEntriesPerMessage).decode(state) } }
 }
 
 export function encode<T>(codec: Codec<T>, m: T): Buffer {

@@ -20,6 +20,10 @@ import { FeedInfo, FeedRecord, newRecord, infoOf, downloadLive } from './feed-re
 import { TransferScheduler, TransferHost } from './transfers'
 import { FeedReader, ReaderHost, ReadStreamOptions } from './reader'
 import { StorageFlusher } from './flusher'
+import { Authority, AuthorityHost, RECORD_LENGTH } from './authority'
+import { recordId } from './membership'
+import type { Signer } from './membership'
+import type { MemberRecord } from './messages'
 
 export type { FeedInfo } from './feed-record'
 
@@ -41,6 +45,12 @@ export interface MultifeedOptions {
   maxNewFeedsPerConnection?: number
   timeout?: number
   storeKey?: boolean // false: the shared key is never written to disk; every open must pass it
+  // an authorized multifeed: true makes this device the owner; a key joins under that owner
+  owner?: true | Buffer | string
+}
+
+export interface AuthorizeOptions {
+  admin?: boolean // the feed's writer may authorize and revoke members
 }
 
 export interface RemoveOptions {
@@ -87,7 +97,7 @@ const CLOSE_GRACE = 2000
 const DEFAULT_MAX_FEEDS = 100_000
 const DEFAULT_TIMEOUT = 20_000
 
-export class Multifeed extends ReadyResource implements ExchangeHost, TransferHost {
+export class Multifeed extends ReadyResource implements ExchangeHost, TransferHost, AuthorityHost {
   key: Buffer | null
   discoveryKey: Buffer | null
   readonly client: string
@@ -110,6 +120,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private readonly records = new Map<string, FeedRecord>()
   private readonly writersByName = new Map<string, FeedRecord>()
   private readonly flusher: StorageFlusher
+  private readonly ownerOption: true | Buffer | undefined
+  private authority: Authority | null = null // authorized mode only
   private readonly readers = new Set<FeedReader>() // open createReadStream()s, told of every feed change
   private readonly blocked = new Set<string>()
   private readonly exchanges = new Map<Protomux, FeedExchange>() // one per connection, by its muxer
@@ -125,8 +137,17 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   constructor(storage: string | Corestore, opts: MultifeedOptions = {}) {
     super()
     // every option is checked before the storage is touched, so bad input leaves nothing open or locked
-    const key = opts.key ?? opts.encryptionKey
+    let key = opts.key ?? opts.encryptionKey
+    let owner = opts.owner
+    // a join key: the shared key and the owner's key in one string (multi.joinKey)
+    if (typeof key === 'string' && /^[0-9a-fA-F]{128}$/.test(key)) {
+      if (owner !== undefined && owner !== true && toHex(toKey(owner, 'owner key')) !== key.slice(64).toLowerCase()) throw errors.INVALID_ARGUMENT('the join key names another owner than `owner`')
+      owner = key.slice(64)
+      key = key.slice(0, 64)
+    }
     this.key = key === undefined || key === null ? null : toKey(key, 'multifeed key')
+    if (owner !== undefined && owner !== true && (typeof owner !== 'string' && !b4a.isBuffer(owner))) throw errors.INVALID_ARGUMENT('owner must be true or a key', { value: owner })
+    this.ownerOption = owner === undefined || owner === true ? owner : toKey(owner, 'owner key')
     this.discoveryKey = this.key ? crypto.discoveryKey(this.key) : null
     this.client = opts.client ?? 'MULTIFEED'
     if (typeof this.client !== 'string') throw errors.INVALID_ARGUMENT('client must be a string')
@@ -220,6 +241,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     const records = feeds.filter((f) => !this.blocked.has(toHex(f.key))).map((f) => newRecord(f.key, f.name, f.writable, f.length))
     if (!clean) await this.readLengths(records)
     for (const record of records) this.addRecord(record)
+    this.authority = await Authority.open(this, this.index, this.discoveryKey!, this.ownerOption, records.length > 0)
     await this.index.markOpen()
   }
 
@@ -348,6 +370,8 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     await this.putOrClose(record, core)
     this.addRecord(record)
     this.adopt(record, core)
+    // the owner's and an admin's own writers are authorized as they are made
+    if (this.authority !== null) await this.authority.authorize(record.key, false).catch((err) => { if (err.code !== 'ERR_NOT_ADMIN') throw err })
     this.emitFeed(record)
     this.announce(record)
     return record
@@ -439,7 +463,17 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
 
   list(): FeedInfo[] {
     const out: FeedInfo[] = []
-    for (const r of this.records.values()) out.push({ key: r.key, name: r.name, writable: r.writable, length: r.length })
+    const authority = this.authority
+    for (const r of this.records.values()) {
+      const info: FeedInfo = { key: r.key, name: r.name, writable: r.writable, length: r.length }
+      if (authority !== null) {
+        const a = authority.authorization(r.hex)
+        info.authorized = a !== null
+        info.admin = a !== null && a.admin
+        info.authorizedBy = a === null ? null : a.by ?? authority.owner
+      }
+      out.push(info)
+    }
     return out
   }
 
@@ -569,6 +603,88 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
 
   get size(): number {
     return this.records.size
+  }
+
+  // --- authorized mode ---
+
+  // The owner's public key of an authorized multifeed; null for an open one (or before ready()).
+  get owner(): Buffer | null {
+    return this.authority?.owner ?? null
+  }
+
+  // One string that carries the shared key and the owner's key: what members join with (`key`).
+  get joinKey(): string | null {
+    if (this.authority === null || this.key === null) return null
+    return toHex(this.key) + toHex(this.authority.owner)
+  }
+
+  // Signs (as the owner, or with one of our writers that is an admin) that a feed belongs to the group.
+  async authorize(key: Buffer | string, opts: AuthorizeOptions = {}): Promise<void> {
+    const buf = toKey(key, 'feed key')
+    await this.authorityReady().authorize(buf, opts.admin === true)
+  }
+
+  // Signs that a feed is out, for good: every peer that learns it removes and refuses it.
+  async revoke(key: Buffer | string): Promise<void> {
+    const buf = toKey(key, 'feed key')
+    await this.authorityReady().revoke(buf)
+  }
+
+  isAuthorized(key: Buffer | string): boolean {
+    return this.authority !== null && this.authority.isAuthorized(toHex(toKey(key, 'feed key')))
+  }
+
+  private authorityReady(): Authority {
+    if (this.closing) throw errors.CLOSED()
+    if (!this.opened) throw errors.INVALID_ARGUMENT('the multifeed is not ready yet')
+    if (this.authority === null) throw errors.INVALID_ARGUMENT('an open multifeed has no membership: create it with { owner }')
+    return this.authority
+  }
+
+  // --- AuthorityHost ---
+
+  async writerSigners(): Promise<Array<{ feed: Buffer, signer: Signer }>> {
+    const out: Array<{ feed: Buffer, signer: Signer }> = []
+    for (const record of this.records.values()) {
+      if (!record.writable || !this.authority?.membership.isAdmin(record.hex)) continue
+      const core = this.open(record)
+      await core.ready()
+      const pair = core.keyPair
+      if (pair && pair.secretKey) out.push({ feed: record.key, signer: { publicKey: pair.publicKey, secretKey: pair.secretKey } })
+    }
+    return out
+  }
+
+  membershipChanged(gained: string[], lost: string[]): void {
+    for (const hex of lost) {
+      const record = this.records.get(hex)
+      const revoked = this.authority!.membership.revoked.has(hex)
+      if (revoked) this.emit('revoked', b4a.from(hex, 'hex'))
+      if (record === undefined || record.writable) continue // our own writer stays ours, unshared
+      this.index!.delete(record.key).then(() => this.drop(record), safetyCatch).finally(() => this.checkSynced())
+    }
+    for (const hex of gained) {
+      this.emit('authorized', b4a.from(hex, 'hex'), this.authority!.authorization(hex))
+      const record = this.records.get(hex)
+      if (record !== undefined) this.announce(record)
+      // peers that advertised it before it was authorized: take it from them now
+      for (const ex of this.exchanges.values()) {
+        const length = ex.remote.get(hex)
+        if (length === undefined || length === RECORD_LENGTH || ex.closed) continue
+        this.receiveEntries(ex, [{ key: b4a.from(hex, 'hex') as Buffer, length }]).then((began) => ex.emitRemoteFeeds(began), safetyCatch)
+      }
+    }
+  }
+
+  broadcastRecords(records: MemberRecord[], from: unknown): void {
+    const ids = records.map((r) => toHex(recordId(r)))
+    for (const ex of this.exchanges.values()) if (ex !== from) ex.announceRecords(records, ids)
+  }
+
+  async receiveRecords(exchange: FeedExchange, records: MemberRecord[]): Promise<void> {
+    if (this.authority === null) return
+    const refused = await this.authority.receive(records, exchange)
+    if (refused.length > 0) this.emit('records-refused', refused, exchange)
   }
 
   replicate(isInitiator: boolean | any, opts: ReplicateOptions = {}): any {
@@ -772,7 +888,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   }
 
   private announce(record: FeedRecord): void {
-    if (this.exchanges.size === 0 || !forwardable(record)) return
+    if (this.exchanges.size === 0 || !this.shareable(record)) return
     this.isShared(record).then((shared) => {
       if (!shared) return
       for (const ex of this.exchanges.values()) ex.announce({ key: record.key, length: record.length })
@@ -788,12 +904,23 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   async sharedEntries(): Promise<LocalEntry[]> {
     const out: LocalEntry[] = []
     for (const record of this.records.values()) {
-      if (forwardable(record) && (this.shareFilter === null || await this.isShared(record))) out.push({ key: record.key, length: record.length })
+      if (this.shareable(record) && (this.shareFilter === null || await this.isShared(record))) out.push({ key: record.key, length: record.length })
     }
+    // the membership records take part in the same set: an in-sync reconnect compares them too
+    if (this.authority !== null) for (const e of this.authority.entries()) out.push(e)
     return out
   }
 
+  // Only authorized feeds in an authorized multifeed; a remote feed only once we hold a block of it.
+  private shareable(record: FeedRecord): boolean {
+    return forwardable(record) && (this.authority === null || this.authority.isAuthorized(record.hex))
+  }
+
   offer(exchange: FeedExchange, keys: Buffer[]): void {
+    if (this.authority !== null) {
+      const records = this.authority.recordsFor(keys)
+      if (records.length > 0) exchange.sendRecords(records, records.map((r) => toHex(recordId(r))))
+    }
     for (const key of keys) {
       const record = this.records.get(toHex(key))
       if (record) this.transfers.serve(exchange, record)
@@ -819,6 +946,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     const seen = new Set<string>()
     const introduced = this.introduced(exchange)
     let refused = 0
+    const authority = this.authority
+    // authorized mode: membership records (their ids travel as entries) come in `records` messages, and
+    // a feed without a valid chain of signatures to the owner is never recorded nor fetched
+    if (authority !== null) entries = entries.filter((e) => e.length !== RECORD_LENGTH && authority.isAuthorized(toHex(e.key)))
     for (const entry of entries) {
       const hex = toHex(entry.key)
       if (entry.length === 0 || this.records.has(hex) || this.creatingFeeds.has(hex) || this.blocked.has(hex) || seen.has(hex)) continue

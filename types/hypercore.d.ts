@@ -32,6 +32,7 @@ declare module 'hypercore' {
     static createProtocolStream(isInitiator: boolean | any, opts?: any): any
     static getProtocolMuxer(stream: any): Protomux
     static discoveryKey(key: Buffer): Buffer
+    static key(manifest: Buffer | { version: number, signers: Array<{ publicKey: Buffer }> }): Buffer
     // null only on a core opened by name, until ready(); every core the multifeed hands out has them
     key: Buffer
     discoveryKey: Buffer
