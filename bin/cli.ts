@@ -5,12 +5,12 @@ import { Command, Context } from './command'
 import { UsageError, describe } from './errors'
 import { Output } from './progress'
 import { DEFAULT_DIR } from './storage'
-import { create, join, append, feeds, cat } from './local'
+import { create, join, append, feeds, cat, authorize, revoke } from './local'
 import { sync } from './sync'
 import { swarm } from './swarm'
 import { demo } from './demo'
 
-const COMMANDS: Command[] = [create, join, append, feeds, cat, sync, swarm, demo]
+const COMMANDS: Command[] = [create, join, append, feeds, cat, authorize, revoke, sync, swarm, demo]
 
 const DIR: OptionSpec = { name: 'dir', alias: 'd', type: 'string', value: 'DIR', default: DEFAULT_DIR, help: 'the storage directory' }
 const HELP: OptionSpec = { name: 'help', alias: 'h', type: 'boolean', help: 'show this help' }

@@ -16,8 +16,8 @@ export const create: Command = {
   name: 'create',
   summary: 'make a new multifeed in --dir and print its key',
   usage: '[options]',
-  description: 'Creates the storage directory and a multifeed with a new random key, and prints the key\n(z-base-32, or hex with --hex). Share the key with others; they run `multifeed join <key>`.',
-  options: [HEX_OPTION],
+  description: 'Creates the storage directory and a multifeed with a new random key, and prints the key\n(z-base-32, or hex with --hex). Share the key with others; they run `multifeed join <key>`.\nWith --owner: an authorized multifeed owned by this device; prints its join key (the shared key and the\nowner\'s key, 128 hex characters) to share instead. Only feeds the owner or an admin authorizes are synced.',
+  options: [HEX_OPTION, { name: 'owner', type: 'boolean', help: 'an authorized multifeed: this device is the owner' }],
   positionals: { min: 0, max: 0 },
   needsDir: true,
   async run(ctx) {
@@ -28,9 +28,10 @@ export const create: Command = {
       throw new CliError(`${ctx.dir} already holds multifeed ${key}`)
     }
     checkFreshDir(ctx.dir)
-    const m = await openMultifeed(ctx.dir)
+    const owner = flag(ctx, 'owner')
+    const m = await openMultifeed(ctx.dir, owner ? { owner: true } : {})
     ctx.defer(() => m.close())
-    ctx.out.line(printedKey(m.key!, flag(ctx, 'hex')))
+    ctx.out.line(owner ? m.joinKey! : printedKey(m.key!, flag(ctx, 'hex')))
   }
 }
 
@@ -38,12 +39,14 @@ export const join: Command = {
   name: 'join',
   summary: 'record an existing multifeed\'s key for --dir',
   usage: '[options] <key>',
-  description: 'Records <key> (52 z-base-32 or 64 hex characters) as the multifeed of --dir, so later commands\n(sync, swarm) fetch its feeds. Prints the key (z-base-32, or hex with --hex). Joining the key a directory\nalready holds is a no-op.',
+  description: 'Records <key> (52 z-base-32 or 64 hex characters, or an authorized multifeed\'s join key of 128 hex\ncharacters) as the multifeed of --dir, so later commands (sync, swarm) fetch its feeds. Prints the key\n(z-base-32, or hex with --hex). Joining the key a directory already holds is a no-op.',
   options: [HEX_OPTION],
   positionals: { min: 1, max: 1 },
   needsDir: true,
   async run(ctx) {
-    const key = parseKey(ctx.positionals[0], 'key', 'join')
+    const given = ctx.positionals[0].trim().toLowerCase()
+    const joinKey = /^[0-9a-f]{128}$/.test(given) ? given : null
+    const key = joinKey !== null ? Buffer.from(joinKey.slice(0, 64), 'hex') : parseKey(ctx.positionals[0], 'key', 'join')
     if (hasStorage(ctx.dir)) {
       const existing = await openExisting(ctx.dir)
       const had = existing.key!
@@ -52,7 +55,7 @@ export const join: Command = {
     } else {
       checkFreshDir(ctx.dir)
     }
-    const m = await openMultifeed(ctx.dir, { key })
+    const m = await openMultifeed(ctx.dir, joinKey !== null ? { key: joinKey } : { key })
     ctx.defer(() => m.close())
     ctx.out.line(printedKey(m.key!, flag(ctx, 'hex')))
   }
@@ -100,7 +103,9 @@ export const feeds: Command = {
   description: [
     'Prints a table of the multifeed\'s feeds: the feed key, the writer name (local writers only),',
     'whether it is local (ours, writable) or remote, and the length held locally.',
-    'With --json, one object per line: {"key": hex, "id": z-base-32, "name", "local", "length"}.'
+    'In an authorized multifeed also whether each feed is authorized (admin: may authorize others), and by whom.',
+    'With --json, one object per line: {"key": hex, "id": z-base-32, "name", "local", "length"}',
+    '(and "authorized", "admin", "authorizedBy" in an authorized multifeed).'
   ].join('\n'),
   options: [
     { name: 'json', type: 'boolean', help: 'print one JSON object per line instead of a table' }
@@ -113,12 +118,21 @@ export const feeds: Command = {
     const list = sortFeeds(m.list())
     if (flag(ctx, 'json')) {
       // stable for scripts: `key` stays hex (what the library takes); `id` is the key as printed elsewhere
-      for (const f of list) ctx.out.line(JSON.stringify({ key: hex(f.key), id: keyId(f.key), name: f.name, local: f.writable, length: f.length }))
+      for (const f of list) {
+        const auth = m.owner === null ? {} : { authorized: f.authorized, admin: f.admin, authorizedBy: f.authorizedBy ? hex(f.authorizedBy) : null }
+        ctx.out.line(JSON.stringify({ key: hex(f.key), id: keyId(f.key), name: f.name, local: f.writable, length: f.length, ...auth }))
+      }
       return
     }
-    ctx.out.line(`multifeed ${keyId(m.key!)}`)
-    const rows = list.map((f) => [keyId(f.key), f.name ?? '-', f.writable ? 'local' : 'remote', String(f.length)])
-    for (const l of table(['KEY', 'NAME', 'SOURCE', 'LENGTH'], rows, 'lllr')) ctx.out.line(l)
+    ctx.out.line(`multifeed ${keyId(m.key!)}` + (m.owner === null ? '' : ` (authorized, owner ${shortId(m.owner)})`))
+    if (m.owner !== null) {
+      const who = (f: FeedInfo): string => !f.authorized ? 'no' : (f.admin ? 'admin' : 'yes') + ' by ' + (f.authorizedBy!.equals(m.owner!) ? 'owner' : shortId(f.authorizedBy!))
+      const rows = list.map((f) => [keyId(f.key), f.name ?? '-', f.writable ? 'local' : 'remote', String(f.length), who(f)])
+      for (const l of table(['KEY', 'NAME', 'SOURCE', 'LENGTH', 'AUTHORIZED'], rows, 'lllrl')) ctx.out.line(l)
+    } else {
+      const rows = list.map((f) => [keyId(f.key), f.name ?? '-', f.writable ? 'local' : 'remote', String(f.length)])
+      for (const l of table(['KEY', 'NAME', 'SOURCE', 'LENGTH'], rows, 'lllr')) ctx.out.line(l)
+    }
     if (list.length === 0) ctx.out.line('(no feeds yet: `multifeed append <text>` writes one)')
   }
 }
@@ -217,4 +231,38 @@ async function * lineBatches(input: NodeJS.ReadableStream, size: number): AsyncG
   }
   if (rest !== '') batch.push(rest)
   if (batch.length > 0) yield batch
+}
+
+export const authorize: Command = {
+  name: 'authorize',
+  summary: 'sign that a feed belongs to an authorized multifeed (owner or admin)',
+  usage: '[options] <feed key>',
+  description: 'Signs, as the owner or with one of this device\'s writers that is an admin, that <feed key> belongs to\nthe multifeed. Peers learn it when they next sync. --admin lets that feed\'s writer authorize and revoke too.',
+  options: [{ name: 'admin', type: 'boolean', help: 'the feed\'s writer becomes an admin' }],
+  positionals: { min: 1, max: 1 },
+  needsDir: true,
+  async run(ctx) {
+    const key = parseKey(ctx.positionals[0], 'feed key', 'authorize')
+    const m = await openExisting(ctx.dir)
+    ctx.defer(() => m.close())
+    await m.authorize(key, { admin: flag(ctx, 'admin') })
+    ctx.out.line(`authorized ${keyId(key)}${flag(ctx, 'admin') ? ' (admin)' : ''}`)
+  }
+}
+
+export const revoke: Command = {
+  name: 'revoke',
+  summary: 'sign that a feed is out of an authorized multifeed, for good (owner or admin)',
+  usage: '[options] <feed key>',
+  description: 'Signs that <feed key> is out of the multifeed: every peer that learns it removes the feed and never takes\nit again. Only the owner revokes an admin.',
+  options: [],
+  positionals: { min: 1, max: 1 },
+  needsDir: true,
+  async run(ctx) {
+    const key = parseKey(ctx.positionals[0], 'feed key', 'revoke')
+    const m = await openExisting(ctx.dir)
+    ctx.defer(() => m.close())
+    await m.revoke(key)
+    ctx.out.line(`revoked ${keyId(key)}`)
+  }
 }

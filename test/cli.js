@@ -8,7 +8,7 @@ const createTestnet = require('@hyperswarm/testnet')
 const idEncoding = require('hypercore-id-encoding')
 
 const BIN = path.join(__dirname, '..', 'bin', 'multifeed.js')
-const COMMANDS = ['create', 'join', 'append', 'feeds', 'cat', 'sync', 'swarm', 'demo']
+const COMMANDS = ['create', 'join', 'append', 'feeds', 'cat', 'authorize', 'revoke', 'sync', 'swarm', 'demo']
 const Z32 = '[ybndrfg8ejkmcpqxot1uwisza345h769]' // z-base-32, how the stack prints keys
 const ID = new RegExp(`^${Z32}{52}$`)
 
@@ -386,4 +386,29 @@ test('demo: three peers converge and it exits 0', async (t) => {
   t.ok(/all 3 peers hold all 3 feeds at full length \(15 blocks\)/.test(r.stdout))
   t.ok(/^PEER\s+FEEDS\s+BLOCKS DOWN/m.test(r.stdout), 'prints the statistics')
   t.is(r.stdout.match(/^peer-\d\s+3\s+\d+/gm).length, 3, 'a row per peer')
+})
+
+test('an authorized multifeed: create --owner prints a join key; a member cannot authorize; the owner authorizes and revokes', async (t) => {
+  const dir = await t.tmp()
+  const owner = path.join(dir, 'owner')
+  const member = path.join(dir, 'member')
+  const created = await run(['--dir', owner, 'create', '--owner'])
+  t.is(created.code, 0, created.stderr)
+  const joinKey = created.stdout.trim()
+  t.ok(/^[0-9a-f]{128}$/.test(joinKey), 'the join key: 128 hex characters')
+  t.is((await run(['--dir', member, 'join', joinKey])).code, 0)
+  t.is((await run(['--dir', member, 'append', 'hi'])).code, 0)
+  const listed = JSON.parse((await run(['--dir', member, 'feeds', '--json'])).stdout.trim())
+  t.is(listed.authorized, false, 'feeds --json says the member\'s writer is not authorized')
+  const denied = await run(['--dir', member, 'authorize', listed.key])
+  t.is(denied.code, 1)
+  t.ok(/ERR_NOT_ADMIN/.test(denied.stderr), 'a member cannot authorize: ' + denied.stderr.trim())
+  const ok = await run(['--dir', owner, 'authorize', listed.key, '--admin'])
+  t.is(ok.code, 0, ok.stderr)
+  t.ok(/^authorized .* \(admin\)$/.test(ok.stdout.trim()))
+  const revoked = await run(['--dir', owner, 'revoke', listed.id])
+  t.is(revoked.code, 0, revoked.stderr)
+  const table = (await run(['--dir', owner, 'feeds'])).stdout
+  t.ok(/\(authorized, owner /.test(table), 'feeds shows the multifeed is authorized')
+  t.ok(/AUTHORIZED/.test(table))
 })

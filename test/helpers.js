@@ -77,7 +77,7 @@ function boundedOrNull (t, p, what, ms = 10000) {
 }
 
 // A hand-driven peer speaking the multifeed channel, for mismatch and hostile-input tests.
-async function rawPeer (t, key, { version = messages.VERSION, client = 'MULTIFEED', cap = null, isInitiator = false } = {}) {
+async function rawPeer (t, key, { version = messages.VERSION, client = 'MULTIFEED', cap = null, isInitiator = false, owner = null } = {}) {
   const store = new Corestore(await t.tmp())
   t.teardown(() => store.close(), { order: 2 })
   const stream = store.replicate(isInitiator)
@@ -93,12 +93,12 @@ async function rawPeer (t, key, { version = messages.VERSION, client = 'MULTIFEE
       protocol: messages.PROTOCOL,
       id: crypto.discoveryKey(key),
       handshake: c.raw,
-      messages: [0, 1, 2, 3, 4].map((type) => ({ encoding: c.raw, onmessage: (buf) => { received.push({ type, buf }); events.emit('message', type, buf) } })),
+      messages: [0, 1, 2, 3, 4, 5, 6].map((type) => ({ encoding: c.raw, onmessage: (buf) => { received.push({ type, buf }); events.emit('message', type, buf) } })),
       onopen: (hs) => events.emit('open', hs),
       onclose: (isRemote) => events.emit('close', isRemote)
     })
     const capa = cap || capability(noise.isInitiator, key, noise.handshakeHash)
-    channel.open(messages.encode(messages.handshake, { version, client, capability: capa }))
+    channel.open(messages.encode(messages.handshake, { version, client, capability: capa, owner }))
     return channel
   })()
   return { store, stream, muxer, received, events, ready, send: (type, buf) => channel.messages[type].send(buf) }

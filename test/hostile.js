@@ -25,7 +25,7 @@ const fakeKey = () => crypto.randomBytes(32) // a feed that exists nowhere
 // over protomux, on a corestore of its own (given, so one peer can connect twice) that serves the cores it
 // holds. `advertise` sends a summary of its set and the whole set as one list (list mode whenever either
 // set is empty); `feeds` sends one `feeds` message; `next` reads the multifeed's messages in order.
-async function hostile (t, m, { store = null, isInitiator = true, shared = false } = {}) {
+async function hostile (t, m, { store = null, isInitiator = true, shared = false, owner = null } = {}) {
   if (store === null) {
     store = new Corestore(await t.tmp())
     t.teardown(() => store.close(), { order: 2 })
@@ -55,10 +55,10 @@ async function hostile (t, m, { store = null, isInitiator = true, shared = false
     protocol: messages.PROTOCOL,
     id: crypto.discoveryKey(m.key),
     handshake: c.raw,
-    messages: [0, 1, 2, 3, 4, 5].map((type) => ({ encoding: c.raw, onmessage: (buf) => { received.push({ type, buf }); events.emit('message') } })),
+    messages: [0, 1, 2, 3, 4, 5, 6].map((type) => ({ encoding: c.raw, onmessage: (buf) => { received.push({ type, buf }); events.emit('message') } })),
     onclose: () => events.emit('close')
   })
-  channel.open(messages.encode(messages.handshake, { version: messages.VERSION, client: 'MULTIFEED', capability: caps.capability(noise.isInitiator, m.key, noise.handshakeHash) }))
+  channel.open(messages.encode(messages.handshake, { version: messages.VERSION, client: 'MULTIFEED', capability: caps.capability(noise.isInitiator, m.key, noise.handshakeHash), owner }))
   const salt = caps.connectionSalt(m.key, noise.handshakeHash)
   const peer = { store, stream, muxer, s, received, events }
   peer.send = (type, buf) => channel.messages[type].send(buf)
@@ -69,6 +69,7 @@ async function hostile (t, m, { store = null, isInitiator = true, shared = false
     peer.send(0, messages.encode(messages.summary, { count: entries.length, digest: digest.digest }))
   }
   peer.feeds = (entries, last = false) => peer.send(1, messages.encode(messages.feeds, { last, entries }))
+  peer.records = (records) => peer.send(6, messages.encode(messages.records, { records }))
   peer.advertise = (entries) => {
     peer.summary(entries)
     peer.feeds(entries, true)
@@ -643,4 +644,34 @@ test('a closed writer is not attached to new streams (no linger)', async (t) => 
   const err = await bounded(t, failed, 'the stream to fail with ERR_KEY_MISMATCH', 3000)
   t.is(err && err.code, 'ERR_KEY_MISMATCH')
   t.absent(opened.includes(hex(dk)), 'the closed writer\'s channel was not offered on the new stream')
+})
+
+// --- authorized multifeeds ---
+
+test('authorized: a member flooding 3,000 fresh keys and forged records: nothing recorded or stored, refusals reported, the connection stays', async (t) => {
+  const { signRecord } = require('../dist/lib/membership.js')
+  const m = await create(t, { owner: true })
+  const w = await m.writer('w')
+  await w.append('x')
+  const peer = await hostile(t, m, { owner: m.owner })
+  const flood = Array.from({ length: 3000 }, () => ({ key: fakeKey(), length: 5 }))
+  peer.advertise(flood)
+  await bounded(t, until(m, ['synced'], () => peer.ex() && peer.ex().phase === 'live' && m.isSynced()), 'the exchange to go live')
+  t.is(m.size, 1, 'none of the 3,000 keys was recorded (only our writer)')
+  t.is(m.stats().feedsDownloaded, 0)
+
+  const refusedEvents = collect(m, 'records-refused')
+  const stranger = crypto.keyPair()
+  const forged = signRecord(m.discoveryKey, m.owner, { type: messages.RECORD_AUTHORIZE, admin: true, feed: fakeKey(), by: null }, stranger)
+  forged.signer = m.owner // claims the owner signed it
+  const byMember = signRecord(m.discoveryKey, m.owner, { type: messages.RECORD_REVOKE, admin: false, feed: w.key, by: Hypercore.key({ version: 1, signers: [{ publicKey: stranger.publicKey }] }) }, stranger)
+  const otherOwner = signRecord(m.discoveryKey, stranger.publicKey, { type: messages.RECORD_AUTHORIZE, admin: false, feed: fakeKey(), by: null }, stranger)
+  const before = m.list().length
+  peer.feeds([{ key: fakeKey(), length: 1 }]) // a live announcement, processed before the records
+  peer.records([forged, byMember, otherOwner])
+  await bounded(t, until(m, ['records-refused'], () => refusedEvents.length > 0), 'the refusal to be reported')
+  t.alike(refusedEvents[0][0].map((r) => r.reason).sort(), ['bad signature', 'not signed by the owner', 'not signed by the owner or an admin'])
+  t.ok(m.isAuthorized(w.key), 'a member\'s revocation did not count')
+  t.is(m.connections.length, 1, 'the connection stays up')
+  t.is(m.list().length, before, 'a live announcement of an unauthorized key records nothing')
 })
