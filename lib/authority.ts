@@ -16,7 +16,7 @@ export interface AuthorityHost {
   // our writers whose key pairs we can sign with
   writerSigners(): Promise<Array<{ feed: Buffer, signer: Signer }>>
   // the authorized set changed: `gained` feeds may now be recorded and fetched, `lost` ones must go
-  membershipChanged(gained: string[], lost: string[]): void
+  membershipChanged(gained: string[], lost: string[]): Promise<void>
   // records new to us, to pass on to every connection but `from`
   broadcastRecords(records: MemberRecord[], from: unknown): void
 }
@@ -120,7 +120,7 @@ export class Authority {
     const after = this.membership.authorized
     const gained = [...after.keys()].filter((hex) => !before.has(hex))
     const lost = [...before].filter((hex) => !after.has(hex))
-    if (gained.length > 0 || lost.length > 0) this.host.membershipChanged(gained, lost)
+    if (gained.length > 0 || lost.length > 0) await this.host.membershipChanged(gained, lost)
     if (added.length > 0) this.host.broadcastRecords(added.map(([, r]) => r), from)
     return refused
   }

@@ -122,6 +122,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private readonly flusher: StorageFlusher
   private readonly ownerOption: true | Buffer | undefined
   private authority: Authority | null = null // authorized mode only
+  private applyingRecords = 0 // membership records being stored and applied: not synced meanwhile
   private readonly readers = new Set<FeedReader>() // open createReadStream()s, told of every feed change
   private readonly blocked = new Set<string>()
   private readonly exchanges = new Map<Protomux, FeedExchange>() // one per connection, by its muxer
@@ -242,6 +243,13 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     if (!clean) await this.readLengths(records)
     for (const record of records) this.addRecord(record)
     this.authority = await Authority.open(this, this.index, this.discoveryKey!, this.ownerOption, records.length > 0)
+    // a crash between storing a revocation and removing its feed: the feed goes now
+    const unauthorized = this.authority === null ? [] : records.filter((r) => !r.writable && !this.authority!.isAuthorized(r.hex))
+    if (unauthorized.length > 0) {
+      await this.index.deleteMany(unauthorized.map((r) => r.key))
+      this.forget(unauthorized)
+      for (const record of unauthorized) await this.free(record)
+    }
     await this.index.markOpen()
   }
 
@@ -621,13 +629,27 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   // Signs (as the owner, or with one of our writers that is an admin) that a feed belongs to the group.
   async authorize(key: Buffer | string, opts: AuthorizeOptions = {}): Promise<void> {
     const buf = toKey(key, 'feed key')
-    await this.authorityReady().authorize(buf, opts.admin === true)
+    const authority = this.authorityReady()
+    await this.applyingMembership(() => authority.authorize(buf, opts.admin === true))
   }
 
   // Signs that a feed is out, for good: every peer that learns it removes and refuses it.
   async revoke(key: Buffer | string): Promise<void> {
     const buf = toKey(key, 'feed key')
-    await this.authorityReady().revoke(buf)
+    const authority = this.authorityReady()
+    await this.applyingMembership(() => authority.revoke(buf))
+  }
+
+  // Until records are stored and their effects begun (downloads of feeds they authorize), not synced.
+  private async applyingMembership<T>(fn: () => Promise<T>): Promise<T> {
+    this.applyingRecords++
+    this.checkSynced()
+    try {
+      return await fn()
+    } finally {
+      this.applyingRecords--
+      this.checkSynced()
+    }
   }
 
   isAuthorized(key: Buffer | string): boolean {
@@ -655,14 +677,17 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     return out
   }
 
-  membershipChanged(gained: string[], lost: string[]): void {
+  async membershipChanged(gained: string[], lost: string[]): Promise<void> {
+    const dropping: FeedRecord[] = []
     for (const hex of lost) {
       const record = this.records.get(hex)
-      const revoked = this.authority!.membership.revoked.has(hex)
-      if (revoked) this.emit('revoked', b4a.from(hex, 'hex'))
+      if (this.authority!.membership.revoked.has(hex)) this.emit('revoked', b4a.from(hex, 'hex'))
       if (record === undefined || record.writable) continue // our own writer stays ours, unshared
-      this.index!.delete(record.key).then(() => this.drop(record), safetyCatch).finally(() => this.checkSynced())
+      dropping.push(record)
     }
+    // gone from the multifeed at once; from the index and the disk next
+    if (dropping.length > 0) this.forget(dropping)
+    const work: Promise<unknown>[] = dropping.map((record) => this.index!.delete(record.key).then(() => this.free(record)).catch(safetyCatch))
     for (const hex of gained) {
       this.emit('authorized', b4a.from(hex, 'hex'), this.authority!.authorization(hex))
       const record = this.records.get(hex)
@@ -671,9 +696,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       for (const ex of this.exchanges.values()) {
         const length = ex.remote.get(hex)
         if (length === undefined || length === RECORD_LENGTH || ex.closed) continue
-        this.receiveEntries(ex, [{ key: b4a.from(hex, 'hex') as Buffer, length }]).then((began) => ex.emitRemoteFeeds(began), safetyCatch)
+        work.push(this.receiveEntries(ex, [{ key: b4a.from(hex, 'hex') as Buffer, length }]).then((began) => ex.emitRemoteFeeds(began), safetyCatch))
       }
     }
+    await Promise.all(work)
   }
 
   broadcastRecords(records: MemberRecord[], from: unknown): void {
@@ -682,8 +708,9 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   }
 
   async receiveRecords(exchange: FeedExchange, records: MemberRecord[]): Promise<void> {
-    if (this.authority === null) return
-    const refused = await this.authority.receive(records, exchange)
+    const authority = this.authority
+    if (authority === null) return
+    const refused = await this.applyingMembership(() => authority.receive(records, exchange))
     if (refused.length > 0) this.emit('records-refused', refused, exchange)
   }
 
@@ -746,6 +773,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   }
 
   isSynced(): boolean {
+    if (this.applyingRecords > 0) return false
     for (const ex of this.exchanges.values()) if (!ex.synced) return false
     return true
   }
@@ -998,10 +1026,14 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     } finally {
       for (const record of records) this.creatingFeeds.delete(record.hex)
     }
+    const unauthorized: FeedRecord[] = []
     for (const record of records) {
-      // blocked while its record was being written: it goes again (remove() waited for this write)
-      if (!this.blocked.has(record.hex)) this.addRecord(record)
+      // blocked while its record was being written: it goes again (remove() waited for this write);
+      // revoked meanwhile: its record goes from the index
+      if (this.authority !== null && !this.authority.isAuthorized(record.hex)) unauthorized.push(record)
+      else if (!this.blocked.has(record.hex)) this.addRecord(record)
     }
+    if (unauthorized.length > 0) await this.index!.deleteMany(unauthorized.map((r) => r.key))
     for (const record of records) {
       if (this.records.get(record.hex) !== record) continue
       this.emitFeed(record)

@@ -148,3 +148,79 @@ test('authorized: records are durable and the owner key survives a reopen; bad o
   t.is(open.joinKey, null)
   t.ok(once) // helpers kept in use
 })
+
+// The same rules end to end: 10 multifeeds; during partitions the owner and two admins authorize and
+// revoke members' writers and only peers in the same partition connect; then all connect in a ring and
+// sync: every peer must end with the same authorized set, admins and revocations, and hold exactly the
+// authorized feeds.
+test('authorized, end to end: 10 peers, random authorizations and revocations during partitions, then healing: one state everywhere', { timeout: 120000 }, async (t) => {
+  const owner = await create(t, { owner: true })
+  const peers = [owner]
+  for (let i = 1; i < 10; i++) peers.push(await create(t, { key: owner.joinKey }))
+  const writers = []
+  for (const p of peers) {
+    const w = await p.writer('w')
+    await w.append('hello')
+    writers.push(w)
+  }
+  await owner.authorize(writers[1].key, { admin: true })
+  await owner.authorize(writers[2].key, { admin: true })
+  const rand = (n) => Math.floor(Math.random() * n)
+  const connections = []
+  const link = async (a, b) => {
+    const [s1, s2] = pipe(a, b)
+    connections.push(s1, s2)
+    return [s1, s2]
+  }
+  // the admins learn their grant first
+  for (const i of [1, 2]) {
+    const [s1] = await link(owner, peers[i])
+    await bounded(t, until(peers[i], ['authorized'], () => peers[i].isAuthorized(writers[i].key)), 'admin ' + i + ' to learn its grant')
+    s1.destroy()
+  }
+  for (let round = 0; round < 3; round++) {
+    const parts = peers.map(() => rand(2))
+    const open = []
+    for (let k = 0; k < 6; k++) {
+      const a = rand(10)
+      const b = rand(10)
+      if (a !== b && parts[a] === parts[b]) open.push(await link(peers[a], peers[b]))
+    }
+    for (let k = 0; k < 4; k++) {
+      const signer = [0, 1, 2][rand(3)]
+      const target = writers[3 + rand(7)].key
+      const act = Math.random() < 0.7 ? peers[signer].authorize(target) : peers[signer].revoke(target)
+      await act.catch((err) => { if (err.code !== 'ERR_NOT_ADMIN') throw err })
+    }
+    for (const [s1] of open) s1.destroy()
+  }
+  for (let i = 0; i < 10; i++) await link(peers[i], peers[(i + 1) % 10])
+  const view = (p) => JSON.stringify({
+    authorized: writers.map((w) => p.isAuthorized(w.key)),
+    admins: p.list().filter((f) => f.admin).map((f) => b4a.toString(f.key, 'hex')).sort()
+  })
+  const agreed = () => peers.every((p) => view(p) === view(peers[0]))
+  // re-checked whenever any peer's membership or feeds change: first the same authorized set everywhere,
+  // then every peer holding exactly the authorized feeds (plus its own writer: ours stays ours, unshared)
+  const events = ['authorized', 'revoked', 'feed', 'remove', 'synced']
+  const eventually = (fn, what) => bounded(t, new Promise((resolve) => {
+    const check = () => {
+      if (!fn()) return
+      for (const p of peers) for (const e of events) p.off(e, check)
+      resolve()
+    }
+    for (const p of peers) for (const e of events) p.on(e, check)
+    check()
+  }), what, 60000)
+  await eventually(agreed, 'every peer to derive the same authorized set')
+  const expected = writers.filter((w) => owner.isAuthorized(w.key)).map((w) => b4a.toString(w.key, 'hex')).sort()
+  const holds = (p, i) => {
+    const own = b4a.toString(writers[i].key, 'hex')
+    const held = p.list().map((f) => b4a.toString(f.key, 'hex')).filter((k) => k !== own).sort()
+    return JSON.stringify(held) === JSON.stringify(expected.filter((k) => k !== own))
+  }
+  await eventually(() => peers.every(holds), 'every peer to hold exactly the authorized feeds')
+  for (const [i, p] of peers.entries()) t.ok(holds(p, i), `peer ${i} holds exactly the authorized feeds`)
+  t.pass(`all 10 agree: ${expected.length} of 10 writers authorized`)
+  for (const s of connections) s.destroy()
+})
