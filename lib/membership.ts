@@ -77,16 +77,16 @@ export function writesFeed(publicKey: Buffer, feed: Buffer): boolean {
 
 export function signRecord(group: Buffer, owner: Buffer, body: RecordBody, signer: Signer): MemberRecord {
   const signature = crypto.sign(signable(group, owner, body), signer.secretKey)
-  return { ...body, signer: signer.publicKey, signature }
+  return { ...body, signer: body.by === null ? null : signer.publicKey, signature }
 }
 
 // Null when the record is well formed and correctly signed by the owner or by the writer of `by`.
 export function checkSignature(group: Buffer, owner: Buffer, r: MemberRecord): string | null {
   if (r.type !== RECORD_AUTHORIZE && r.type !== RECORD_REVOKE) return 'unknown record type'
   if (r.type === RECORD_REVOKE && r.admin) return 'a revocation cannot carry admin'
-  if (r.by === null && !b4a.equals(r.signer, owner)) return 'not signed by the owner'
-  if (r.by !== null && !writesFeed(r.signer, r.by)) return 'the signer does not write the admin feed it names'
-  if (!crypto.verify(signable(group, owner, r), r.signature, r.signer)) return 'bad signature'
+  if (r.by === null && r.signer !== null) return 'an owner\'s record names no signer'
+  if (r.by !== null && (r.signer === null || !writesFeed(r.signer, r.by))) return 'the signer does not write the admin feed it names'
+  if (!crypto.verify(signable(group, owner, r), r.signature, r.signer ?? owner)) return 'bad signature'
   return null
 }
 

@@ -244,21 +244,21 @@ export interface MemberRecord {
   admin: boolean // authorize only: the feed's writer may authorize and revoke members
   feed: Buffer // the feed the record is about
   by: Buffer | null // the signing admin's feed key; null: signed by the owner
-  signer: Buffer // the ed25519 public key that signed
+  signer: Buffer | null // the ed25519 public key of the admin's writer that signed; null: the owner's
   signature: Buffer
 }
 
 export const RECORD_AUTHORIZE = 1
 export const RECORD_REVOKE = 2
 
-// flags: 1 admin, 2 `by` follows
+// flags: 1 admin, 2 `by` and `signer` follow (an admin's record); without them the owner signed
 export const memberRecord: Codec<MemberRecord> = {
   preencode(state, m) {
     c.uint.preencode(state, m.type)
     c.uint.preencode(state, 0)
     c.fixed32.preencode(state, m.feed)
     if (m.by !== null) c.fixed32.preencode(state, m.by)
-    c.fixed32.preencode(state, m.signer)
+    if (m.by !== null) c.fixed32.preencode(state, m.signer!)
     c.fixed64.preencode(state, m.signature)
   },
   encode(state, m) {
@@ -266,7 +266,7 @@ export const memberRecord: Codec<MemberRecord> = {
     c.uint.encode(state, (m.admin ? 1 : 0) | (m.by !== null ? 2 : 0))
     c.fixed32.encode(state, m.feed)
     if (m.by !== null) c.fixed32.encode(state, m.by)
-    c.fixed32.encode(state, m.signer)
+    if (m.by !== null) c.fixed32.encode(state, m.signer!)
     c.fixed64.encode(state, m.signature)
   },
   decode(state) {
@@ -276,7 +276,8 @@ export const memberRecord: Codec<MemberRecord> = {
     if (flags > 3 || (type === RECORD_REVOKE && (flags & 1) !== 0)) throw BAD_MESSAGE('unknown record flags ' + flags)
     const feed = c.fixed32.decode(state) as Buffer
     const by = (flags & 2) !== 0 ? c.fixed32.decode(state) as Buffer : null
-    return { type, admin: (flags & 1) !== 0, feed, by, signer: c.fixed32.decode(state) as Buffer, signature: c.fixed64.decode(state) as Buffer }
+    const signer = by !== null ? c.fixed32.decode(state) as Buffer : null // the owner's key is known to both sides
+    return { type, admin: (flags & 1) !== 0, feed, by, signer, signature: c.fixed64.decode(state) as Buffer }
   }
 }
 

@@ -2,7 +2,7 @@
 const test = require('brittle')
 const b4a = require('b4a')
 const crypto = require('hypercore-crypto')
-const { create, pipe, once, closed, bounded, until, Multifeed } = require('./helpers.js')
+const { create, pipe, closed, bounded, until, Multifeed } = require('./helpers.js')
 
 const hex = (b) => b4a.toString(b, 'hex')
 const has = (m, key) => m.list().some((f) => b4a.equals(f.key, key))
@@ -146,7 +146,6 @@ test('authorized: records are durable and the owner key survives a reopen; bad o
   t.absent(open.isAuthorized(member))
   t.is(open.owner, null)
   t.is(open.joinKey, null)
-  t.ok(once) // helpers kept in use
 })
 
 // The same rules end to end: 10 multifeeds; during partitions the owner and two admins authorize and
@@ -223,4 +222,31 @@ test('authorized, end to end: 10 peers, random authorizations and revocations du
   for (const [i, p] of peers.entries()) t.ok(holds(p, i), `peer ${i} holds exactly the authorized feeds`)
   t.pass(`all 10 agree: ${expected.length} of 10 writers authorized`)
   for (const s of connections) s.destroy()
+})
+
+test('authorized: an in-sync reconnect compares records too and costs the summaries; d new records cost about d records', async (t) => {
+  const owner = await create(t, { owner: true })
+  const member = await create(t, { key: owner.joinKey })
+  for (let i = 0; i < 60; i++) await (await owner.writer('w' + i)).append('x')
+  const exchangeBytes = async () => {
+    const [s1, s2] = pipe(owner, member)
+    await bounded(t, Promise.all([owner.synced(), member.synced()]), 'synced')
+    const ex = owner.connections[0]
+    const out = { mode: ex.mode, bytes: ex.stats.exchangeBytesSent + ex.stats.exchangeBytesReceived }
+    s1.destroy()
+    await Promise.all([closed(s1), closed(s2)])
+    return out
+  }
+  const first = await exchangeBytes()
+  t.is(first.mode, 'list')
+  t.is(member.size, 60)
+  const again = await exchangeBytes()
+  t.is(again.mode, 'in-sync')
+  t.ok(again.bytes < 200, `in sync with 60 feeds and 60 records: ${again.bytes} B of exchange`)
+  const fresh = Array.from({ length: 5 }, () => crypto.randomBytes(32))
+  for (const key of fresh) await owner.authorize(key)
+  const after = await exchangeBytes()
+  t.is(after.mode, 'sketch')
+  t.ok(after.bytes < 5 * 250 + 300, `5 new records: ${after.bytes} B of exchange (a record is 98 B on the wire)`)
+  t.ok(fresh.every((key) => member.isAuthorized(key)), 'the member holds the 5 new records')
 })
