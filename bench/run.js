@@ -118,7 +118,11 @@ const HMF = [
   // resume from a checkpoint after 10 feeds grew: prints { timeMs, blocks }
   { id: 'hmf-read-resume', script: 'scenario-hmf-read.js', args: ['--feeds', P.readFeeds, '--blocks', 3, '--via', 'resume', '--grown', 10] },
   // the first open in a fresh process after a session that wrote --feeds writers: prints { timeMs, secondMs, closeMs }
-  { id: 'hmf-reopen', script: 'scenario-hmf-reopen.js', args: ['--feeds', P.readFeeds] }
+  { id: 'hmf-reopen', script: 'scenario-hmf-reopen.js', args: ['--feeds', P.readFeeds] },
+  // issue 12: authorized multifeeds (owner + member, every feed authorized by a signed record)
+  { id: 'hmf-auth-reconnect', script: 'scenario-hmf-authorized.js', args: ['--feeds', P.readFeeds, '--mode', 'reconnect'] },
+  { id: 'hmf-auth-first-contact', script: 'scenario-hmf-authorized.js', args: ['--feeds', P.readFeeds, '--mode', 'first-contact'], reps: 1 },
+  { id: 'hmf-auth-flood', script: 'scenario-hmf-authorized.js', args: ['--feeds', P.readFeeds, '--mode', 'flood', '--flood', 100000, '--changed', 100], reps: 1 }
 ]
 // ---------------------------------------------------------------------------
 
@@ -313,6 +317,12 @@ function targetsTable () {
     ['hmf-read-stream', 'hmf-read-naive'], () => mb(get('hmf-read-stream', 'peakGrowthMB')) + ' (naive ' + mb(naiveM) + ')', () => get('hmf-read-stream', 'peakGrowthMB') <= naiveM / 5))
   L.push(row('Resume from a checkpoint after 10 of ' + rf + ' feeds grew', 'exactly 10 blocks',
     ['hmf-read-resume'], () => fmt(get('hmf-read-resume', 'blocks')) + ' blocks in ' + ms(get('hmf-read-resume', 'timeMs')) + ' (checkpoint ' + bytes(get('hmf-read-resume', 'checkpointBytes')) + ' of JSON)', () => get('hmf-read-resume', 'blocks') === 10))
+  L.push(row('Reconnect, two in-sync peers, ' + rf + ' authorized feeds (and as many records): bytes', '< 1 KB (1,024 B)',
+    ['hmf-auth-reconnect'], () => bytes(get('hmf-auth-reconnect', 'bytes')) + ' (' + ms(get('hmf-auth-reconnect', 'timeMs')) + ', mode ' + get('hmf-auth-reconnect', 'exchangeMode') + ')', () => get('hmf-auth-reconnect', 'bytes') < 1024))
+  L.push(row('First contact with ' + rf + ' authorized feeds: exchange bytes per feed', '32 + 64 = 96 B (a key and a signature)',
+    ['hmf-auth-first-contact'], () => fmt(get('hmf-auth-first-contact', 'exchangeBytesPerFeed'), ' B') + ' (' + bytes(get('hmf-auth-first-contact', 'exchangeBytes')) + '; whole first sync of the feeds ' + ms(get('hmf-auth-first-contact', 'timeMs')) + ')', () => get('hmf-auth-first-contact', 'exchangeBytesPerFeed') <= 96))
+  L.push(row('A member floods 100,000 fresh keys at an honest peer: feeds recorded', '0',
+    ['hmf-auth-flood'], () => fmt(get('hmf-auth-flood', 'recorded')) + ' (peak RSS growth ' + mb(get('hmf-auth-flood', 'peakGrowthMB')) + '; 100 feeds of the owner that grew meanwhile synced in ' + ms(get('hmf-auth-flood', 'timeMs')) + ')', () => get('hmf-auth-flood', 'recorded') === 0))
   L.push(row('First open in a fresh process after a session that wrote ' + rf + ' writers', '< 500 ms',
     ['hmf-reopen'], () => ms(get('hmf-reopen', 'timeMs')) + ' (next open ' + ms(get('hmf-reopen', 'secondMs')) + '; that session\'s close ' + ms(get('hmf-reopen', 'closeMs')) + ')', () => get('hmf-reopen', 'timeMs') < 500))
   return L.join('\n')

@@ -8,6 +8,12 @@
 //     feeds at the same lengths). Used by scenario-hmf-reconnect.js and
 //     scenario-hmf-open.js.
 //
+//   node bench/lib/hmf-state.js --state-kind authorized-pair --state-dir D --feeds 10000
+//     As 'pair', for an authorized multifeed: A is the owner (its writers are
+//     authorized as they are made: one signed record each), B a member that
+//     joined with A's join key and synced. Meta adds joinKey. Used by
+//     scenario-hmf-authorized.js.
+//
 //   node bench/lib/hmf-state.js --state-kind sender --state-dir D --feeds 100000
 //     D/a: multifeed A with --feeds writers of length 0 (first contact: the
 //     receiver only learns the list). Used by scenario-hmf-first-contact.js.
@@ -22,15 +28,15 @@ const hmf = require('./hmf')
 const Multifeed = hmf.load()
 const opts = m.args({ stateKind: '', stateDir: '', feeds: 10000, blocks: 1, size: 100 })
 
-async function pair () {
+async function pair (authorized = false) {
   const t0 = m.now()
-  const a = new Multifeed(path.join(opts.stateDir, 'a'))
+  const a = new Multifeed(path.join(opts.stateDir, 'a'), authorized ? { owner: true } : {})
   await a.ready()
   await hmf.addWriters(a, opts.feeds, { blocks: opts.blocks, size: opts.size })
   const writersMs = m.now() - t0
 
   const t1 = m.now()
-  const b = new Multifeed(path.join(opts.stateDir, 'b'), { key: a.key, maxFeeds: Math.max(100000, opts.feeds) })
+  const b = new Multifeed(path.join(opts.stateDir, 'b'), { key: authorized ? a.joinKey : a.key, maxFeeds: Math.max(100000, opts.feeds) })
   await b.ready()
   const s1 = a.replicate(true)
   const s2 = b.replicate(false)
@@ -50,9 +56,10 @@ async function pair () {
   const lenA = a2.list().filter((f) => f.length === opts.blocks).length
   const lenB = b2.list().filter((f) => f.length === opts.blocks).length
   const key = a2.key.toString('hex')
+  const joinKey = a2.joinKey
   await Promise.all([a2.close(), b2.close()])
   if (lenA !== opts.feeds || lenB !== opts.feeds) throw new Error('after reopen: A lists ' + lenA + ', B lists ' + lenB + ' feeds at length ' + opts.blocks + ' (of ' + opts.feeds + ')')
-  return { kind: 'pair', key, feeds: opts.feeds, blocks: opts.blocks, size: opts.size, prefix: 'w', writersMs: Math.round(writersMs), syncMs: Math.round(syncMs) }
+  return { kind: authorized ? 'authorized-pair' : 'pair', key, joinKey, feeds: opts.feeds, blocks: opts.blocks, size: opts.size, prefix: 'w', writersMs: Math.round(writersMs), syncMs: Math.round(syncMs) }
 }
 
 async function sender () {
@@ -70,6 +77,7 @@ async function sender () {
 m.main(() => {
   if (!opts.stateDir) throw new Error('--state-dir is required')
   if (opts.stateKind === 'pair') return pair()
+  if (opts.stateKind === 'authorized-pair') return pair(true)
   if (opts.stateKind === 'sender') return sender()
   throw new Error('unknown --state-kind ' + opts.stateKind)
 }, { timeoutMs: 15 * 60 * 1000 })
