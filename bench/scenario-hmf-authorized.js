@@ -32,8 +32,19 @@ const caps = require('../dist/lib/caps.js')
 const opts = m.args({ feeds: 10000, mode: 'reconnect', flood: 100000, changed: 100, cache: true })
 const round = hmf.round
 
-async function synced (...multis) {
-  await Promise.all(multis.map((x) => x.synced()))
+// Replicates a and b over a counted pipe until both are synced: time, wire bytes after the Noise
+// handshake, and b's exchange (taken before the streams close).
+async function replicateUntilSynced (a, b) {
+  const t0 = m.now()
+  const s1 = a.replicate(true)
+  const s2 = b.replicate(false)
+  const counted = pipeCounted(s1, s2)
+  await Promise.race([Promise.all([a.synced(), b.synced()]), hmf.failOnError(s1, s2)])
+  const timeMs = m.now() - t0
+  const ex = hmf.exchangeSummary(b)
+  const bytes = counted.summary().bytes
+  s1.destroy(); s2.destroy()
+  return { timeMs, bytes, ex }
 }
 
 // A member that advertises `n` fresh keys: the multifeed channel driven by hand (a list of n entries).
@@ -75,15 +86,7 @@ async function run () {
     const b = new Multifeed(dirB)
     await Promise.all([a.ready(), b.ready()])
     if (a.size !== meta.feeds || b.size !== meta.feeds) throw new Error('expected ' + meta.feeds + ' feeds')
-    const t0 = m.now()
-    const s1 = a.replicate(true)
-    const s2 = b.replicate(false)
-    const counted = pipeCounted(s1, s2)
-    await Promise.race([synced(a, b), hmf.failOnError(s1, s2)])
-    const timeMs = m.now() - t0
-    const ex = hmf.exchangeSummary(b)
-    const bytes = counted.summary().bytes
-    s1.destroy(); s2.destroy()
+    const { timeMs, bytes, ex } = await replicateUntilSynced(a, b)
     await Promise.all([a.close(), b.close()])
     return { scenario: 'hmf-authorized', mode: 'reconnect', feeds: meta.feeds, timeMs: round(timeMs), bytes, exchangeBytes: ex.exchangeBytes, exchangeMode: ex.mode }
   }
@@ -92,16 +95,8 @@ async function run () {
     const a = new Multifeed(dirA)
     const b = new Multifeed(m.tmpdir('hmf-member-'), { key: meta.joinKey, maxFeeds: Math.max(100000, meta.feeds) })
     await Promise.all([a.ready(), b.ready()])
-    const t0 = m.now()
-    const s1 = a.replicate(true)
-    const s2 = b.replicate(false)
-    const counted = pipeCounted(s1, s2)
-    await Promise.race([synced(a, b), hmf.failOnError(s1, s2)])
-    const timeMs = m.now() - t0
-    const ex = hmf.exchangeSummary(b)
+    const { timeMs, bytes, ex } = await replicateUntilSynced(a, b)
     const held = b.list().filter((f) => f.length === 1).length
-    const bytes = counted.summary().bytes
-    s1.destroy(); s2.destroy()
     await Promise.all([a.close(), b.close()])
     if (held !== meta.feeds) throw new Error('the member holds ' + held + ' of ' + meta.feeds + ' feeds')
     return { scenario: 'hmf-authorized', mode: 'first-contact', feeds: meta.feeds, timeMs: round(timeMs), exchangeBytes: ex.exchangeBytes, exchangeBytesPerFeed: round(ex.exchangeBytes / meta.feeds), bytes, exchangeMode: ex.mode }
