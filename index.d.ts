@@ -214,6 +214,7 @@ declare namespace Multifeed {
     key: Buffer
     seq: number
     value: T
+    error?: Error // the block does not decode with the valueEncoding: `value` is undefined
   }
 
   // A readable object stream (streamx): 'data' events, or `for await`.

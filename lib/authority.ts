@@ -58,7 +58,7 @@ export class Authority {
     }
     if (owner === null) return null
     const authority = new Authority(host, index, group, owner, secret)
-    authority.membership.add(await index.loadRecords())
+    authority.membership.add(await index.loadRecords(), { trusted: true })
     return authority
   }
 
@@ -87,7 +87,7 @@ export class Authority {
       const record = this.membership.get(toHex(key))
       if (record !== undefined) out.push(record)
     }
-    return out
+    return out.sort((a, b) => this.membership.rank(a) - this.membership.rank(b)) // grants before their use
   }
 
   // Signs with the owner key, or with one of our writers that is an admin.
@@ -110,18 +110,18 @@ export class Authority {
     await this.receive([await this.sign(RECORD_REVOKE, feed, false)], null)
   }
 
-  // Records from a peer (`from`) or signed here (null): the ones that count are stored before they take
-  // effect, then passed on. Returns the refused ones with why.
+  // Records from a peer (`from`) or signed here (null): the ones that count are stored, passed on, and
+  // then take effect on feeds (removals, downloads). Returns the refused ones with why.
   async receive(records: MemberRecord[], from: unknown): Promise<Array<{ record: MemberRecord, reason: string }>> {
     const before = new Set(this.membership.authorized.keys())
-    const { added, refused, dropped } = this.membership.add(records)
-    if (added.length === 0 && dropped.length === 0) return refused
-    await this.index.putRecords(added, dropped)
+    const { added, refused } = this.membership.add(records)
+    if (added.length === 0) return refused
+    await this.index.putRecords(added)
+    this.host.broadcastRecords(added.map(([, r]) => r), from)
     const after = this.membership.authorized
     const gained = [...after.keys()].filter((hex) => !before.has(hex))
     const lost = [...before].filter((hex) => !after.has(hex))
     if (gained.length > 0 || lost.length > 0) await this.host.membershipChanged(gained, lost)
-    if (added.length > 0) this.host.broadcastRecords(added.map(([, r]) => r), from)
     return refused
   }
 }

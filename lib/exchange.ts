@@ -103,6 +103,7 @@ export class FeedExchange implements Routed {
   private began: Hypercore[] = []
   private announceQueue = new Map<string, LocalEntry>()
   private readonly sentRecords = new Set<string>() // membership record ids sent on this connection
+  refusedRecords = 0 // records from the remote that did not count (the multifeed bounds them)
   private readonly recordQueue = new Map<string, m.MemberRecord>() // records to send once live
   private announceScheduled = false
   private queuedEntries = 0
@@ -282,7 +283,7 @@ export class FeedExchange implements Routed {
     }
     const n = type === 1 ? peekUint(buf, 1) : diff !== null ? diff.full.length : 0
     this.queuedEntries += n
-    if (this.queuedEntries > 2 * this.host.maxFeeds) return this.fail(TOO_MANY_FEEDS(this.host.maxFeeds, this.queuedEntries))
+    if (this.queuedEntries > 2 * this.maxEntries) return this.fail(TOO_MANY_FEEDS(this.maxEntries, this.queuedEntries))
     // and so are their bytes: a peer that keeps sending past what any honest exchange needs is cut off.
     // (Pausing the Noise stream instead would not reach the socket under a replicate(bool) stream: its
     // bridge keeps buffering, unbounded.)
@@ -305,8 +306,14 @@ export class FeedExchange implements Routed {
     })
   }
 
+  // Entries a remote's set may hold: its feeds, and in an authorized multifeed their membership records
+  // too (every feed has at least one, an authorization; a revocation or an admin grant adds more).
+  private get maxEntries(): number {
+    return this.host.owner === null ? this.host.maxFeeds : 3 * this.host.maxFeeds
+  }
+
   private get maxQueuedBytes(): number {
-    return 2 * this.host.maxFeeds * ENTRY_BYTES + QUEUE_SLACK_BYTES
+    return 2 * this.maxEntries * ENTRY_BYTES + QUEUE_SLACK_BYTES
   }
 
   // The timeout bounds progress, not silence: only a message that moved the exchange on (a new phase,
@@ -353,7 +360,7 @@ export class FeedExchange implements Routed {
   private async onsummary(s: m.Summary): Promise<void> {
     this.expect('summary')
     if (this.remoteSummary !== null) throw BAD_MESSAGE('second summary')
-    if (s.count > this.host.maxFeeds) throw TOO_MANY_FEEDS(this.host.maxFeeds, s.count)
+    if (s.count > this.maxEntries) throw TOO_MANY_FEEDS(this.maxEntries, s.count)
     this.remoteSummary = s
     if (s.count === this.local.length && b4a.equals(s.digest, this.localDigest!.digest)) {
       this.mode = 'in-sync'
@@ -446,7 +453,7 @@ export class FeedExchange implements Routed {
 
   private async receive(entries: m.FeedEntry[]): Promise<void> {
     for (const e of entries) this.remote.set(toHex(e.key), e.length)
-    if (this.remote.size > this.host.maxFeeds) throw TOO_MANY_FEEDS(this.host.maxFeeds, this.remote.size)
+    if (this.remote.size > this.maxEntries) throw TOO_MANY_FEEDS(this.maxEntries, this.remote.size)
     const began = await this.host.receiveEntries(this, entries)
     for (const core of began) this.began.push(core)
   }

@@ -150,11 +150,9 @@ export class FeedIndex {
     return out
   }
 
-  // Records added and dropped, in one atomic write.
-  async putRecords(added: Array<[string, MemberRecord]>, dropped: string[]): Promise<void> {
-    const entries: Array<[string, Buffer | null]> = added.map(([id, r]) => [MEMBER + id, encode(memberRecord, r)])
-    for (const id of dropped) entries.push([MEMBER + id, null])
-    await this.write(entries)
+  // Records added, in one atomic write (never deleted: a record that stops counting is kept).
+  async putRecords(added: Array<[string, MemberRecord]>): Promise<void> {
+    await this.write(added.map(([id, r]) => [MEMBER + id, encode(memberRecord, r)]))
   }
 
   async getKey(): Promise<Buffer | null> {

@@ -3,12 +3,15 @@
 // peers that hold the same records agree, whatever order the records arrived in and through whichever
 // peers: no consensus is needed. The rules (PROTOCOL.md, "Authorized multifeeds"):
 // - the owner's records always count. An admin is a feed authorized with `admin` by the owner or by an
-//   admin, and not revoked by the owner; an admin's records count while it is an admin. The records of a
-//   signer that is no admin (never was, or no longer is) are not kept;
+//   admin, and not revoked by the owner; an admin's records count while it is an admin. A record is
+//   stored only if it counts when it arrives (others wait, bounded, in case their signer's grant comes
+//   next); a stored record whose signer stops being an admin stops counting and is no longer advertised
+//   (it counts again, everywhere, if the signer becomes an admin again);
 // - a revocation signed by the owner revokes any feed; one signed by an admin revokes a feed that is no
-//   admin (only the owner revokes admins). A revoked feed is never authorized again;
+//   admin (only the owner revokes admins: an admin's revocation of a feed that is or becomes an admin
+//   does not count). A feed a counting revocation names is not authorized;
 // - a feed is authorized when a record that counts authorizes it and it is not revoked. Revoking an admin
-//   takes back what only that admin authorized (and its revocations).
+//   takes back what only that admin authorized, and its revocations.
 import Hypercore from 'hypercore'
 import crypto from 'hypercore-crypto'
 import sodium from 'sodium-universal'
@@ -95,10 +98,19 @@ interface Held {
   record: MemberRecord
 }
 
+// Well-signed records whose signer is no admin yet (the grant may come in a later message or from
+// another peer) wait here, at most this many; the oldest go first.
+const MAX_PENDING = 4096
+
+export const NOT_COUNTING = 'not signed by the owner or an admin'
+
 export class Membership {
   readonly group: Buffer
   readonly owner: Buffer
-  private readonly held = new Map<string, Held>() // record id (hex) -> record: the records that count
+  private readonly held = new Map<string, Held>() // record id (hex) -> every record that ever counted here
+  private readonly pending = new Map<string, Held>() // well signed, not counting yet
+  private counting = new Set<string>() // ids of the held records that count now
+  private depth = new Map<string, number>() // admin feed -> how far from the owner (owner's records: 0)
   authorized = new Map<string, Authorization>()
   admins = new Set<string>()
   revoked = new Set<string>()
@@ -109,90 +121,111 @@ export class Membership {
   }
 
   get size(): number {
-    return this.held.size
+    return this.counting.size
   }
 
-  records(): Iterable<[string, MemberRecord]> {
-    return [...this.held.values()].map((h) => [h.id, h.record] as [string, MemberRecord])
+  // The records that count now, nearest the owner first (so a receiver meets each grant before its use).
+  records(): Array<[string, MemberRecord]> {
+    const out: Array<[string, MemberRecord]> = []
+    for (const id of this.counting) out.push([id, this.held.get(id)!.record])
+    return out.sort((a, b) => this.rank(a[1]) - this.rank(b[1]))
+  }
+
+  rank(r: MemberRecord): number {
+    return r.by === null ? 0 : (this.depth.get(toHex(r.by)) ?? 0) + 1
   }
 
   get(id: string): MemberRecord | undefined {
-    return this.held.get(id)?.record
+    return this.counting.has(id) ? this.held.get(id)!.record : undefined
   }
 
   has(id: string): boolean {
-    return this.held.has(id)
+    return this.counting.has(id)
   }
 
   isAdmin(feedHex: string): boolean {
     return this.admins.has(feedHex)
   }
 
-  // Adds the records that are correctly signed by the owner or an admin (an admin granted in the same
-  // batch counts for the records after it, in any order), recomputes the state, and drops the records
-  // of signers that are no admin any more. Returns what was added, refused (with why) and dropped.
-  add(incoming: MemberRecord[]): { added: Array<[string, MemberRecord]>, refused: Array<{ record: MemberRecord, reason: string }>, dropped: string[] } {
+  // Adds the records correctly signed by the owner or an admin (an admin granted in the same batch, or in
+  // a batch waiting as pending, counts for the records after it, in any order) and recomputes the state.
+  // `trusted`: records read back from our own storage, checked when they were stored.
+  add(incoming: MemberRecord[], { trusted = false } = {}): { added: Array<[string, MemberRecord]>, refused: Array<{ record: MemberRecord, reason: string }> } {
     const refused: Array<{ record: MemberRecord, reason: string }> = []
-    let waiting: Held[] = []
+    const waiting = new Map<string, Held>()
+    const fresh = new Set<string>()
     for (const record of incoming) {
       const id = toHex(recordId(record))
-      if (this.held.has(id) || waiting.some((w) => w.id === id)) continue
-      const bad = checkSignature(this.group, this.owner, record)
-      if (bad !== null) refused.push({ record, reason: bad })
-      else waiting.push({ id, record })
-    }
-    const added: Array<[string, MemberRecord]> = []
-    let dropped: string[] = []
-    for (let progress = true; progress && waiting.length > 0;) {
-      progress = false
-      const next: Held[] = []
-      for (const w of waiting) {
-        if (this.counts(w.record)) {
-          this.held.set(w.id, w)
-          added.push([w.id, w.record])
-          progress = true
-        } else {
-          next.push(w)
-        }
+      if (waiting.has(id)) continue
+      if (this.held.has(id)) {
+        // held but not counting (its signer stopped being an admin): it counts again once its signer does
+        continue
       }
-      waiting = next
-      if (progress) dropped = dropped.concat(this.compute())
+      const bad = trusted ? null : checkSignature(this.group, this.owner, record)
+      if (bad !== null) refused.push({ record, reason: bad })
+      else {
+        waiting.set(id, { id, record })
+        fresh.add(id)
+      }
     }
-    for (const w of waiting) refused.push({ record: w.record, reason: w.record.by !== null && this.revoked.has(toHex(w.record.by)) ? 'signed by a revoked admin' : 'not signed by the owner or an admin' })
-    const gone = new Set(dropped)
-    return { added: added.filter(([id]) => !gone.has(id)), refused, dropped: dropped.filter((id) => !added.some(([a]) => a === id)) }
+    for (const [id, h] of this.pending) if (!waiting.has(id)) waiting.set(id, h)
+    const added: Array<[string, MemberRecord]> = []
+    for (let progress = true; progress && waiting.size > 0;) {
+      progress = false
+      for (const [id, w] of waiting) {
+        if (!this.countsNow(w.record)) continue
+        waiting.delete(id)
+        this.pending.delete(id)
+        this.held.set(id, w)
+        added.push([id, w.record])
+        progress = true
+      }
+      if (progress) this.compute()
+    }
+    for (const [id, w] of waiting) {
+      if (!fresh.has(id)) continue
+      refused.push({ record: w.record, reason: w.record.by !== null && this.revoked.has(toHex(w.record.by)) ? 'signed by a revoked admin' : NOT_COUNTING })
+      this.pending.set(id, w)
+    }
+    for (const id of this.pending.keys()) {
+      if (this.pending.size <= MAX_PENDING) break
+      this.pending.delete(id)
+    }
+    return { added, refused }
   }
 
-  private counts(r: MemberRecord): boolean {
+  private countsNow(r: MemberRecord): boolean {
     return r.by === null || this.admins.has(toHex(r.by))
   }
 
   // The state from the records held: admins as the least fixpoint from the owner's records, then
-  // revocations and authorizations. Records whose signer is no admin are dropped; their ids are returned.
-  private compute(): string[] {
+  // revocations and authorizations from the records that count (the owner's, and the admins').
+  private compute(): void {
     const all = [...this.held.values()]
     const ownerRevoked = new Set<string>()
     for (const { record: r } of all) if (r.type === RECORD_REVOKE && r.by === null) ownerRevoked.add(toHex(r.feed))
     const admins = new Set<string>()
-    for (let grew = true; grew;) {
+    const depth = new Map<string, number>()
+    for (let level = 0, grew = true; grew; level++) {
       grew = false
       for (const { record: r } of all) {
         if (r.type !== RECORD_AUTHORIZE || !r.admin) continue
         const feed = toHex(r.feed)
         if (admins.has(feed) || ownerRevoked.has(feed)) continue
-        if (r.by === null || admins.has(toHex(r.by))) {
+        const signer = r.by === null ? null : toHex(r.by)
+        if (signer === null || (admins.has(signer) && depth.get(signer)! < level)) {
           admins.add(feed)
+          depth.set(feed, level)
           grew = true
         }
       }
     }
-    const dropped: string[] = []
+    const counting = new Set<string>()
     const kept: Held[] = []
     for (const h of all) {
-      if (h.record.by === null || admins.has(toHex(h.record.by))) kept.push(h)
-      else {
-        this.held.delete(h.id)
-        dropped.push(h.id)
+      if (h.record.by === null || admins.has(toHex(h.record.by))) {
+        counting.add(h.id)
+        kept.push(h)
       }
     }
     const revoked = new Set<string>()
@@ -212,8 +245,9 @@ export class Membership {
       authorized.set(feed, { by, admin: admins.has(feed) })
     }
     this.admins = admins
+    this.depth = depth
+    this.counting = counting
     this.revoked = revoked
     this.authorized = authorized
-    return dropped
   }
 }

@@ -6,6 +6,7 @@ import type Hypercore from 'hypercore'
 import type Protomux from 'protomux'
 import crypto from 'hypercore-crypto'
 import b4a from 'b4a'
+import c from 'compact-encoding'
 import safetyCatch from 'safety-catch'
 import { FeedIndex } from './feed-index'
 import { FeedExchange, ExchangeHost, LocalEntry } from './exchange'
@@ -21,7 +22,7 @@ import { TransferScheduler, TransferHost } from './transfers'
 import { FeedReader, ReaderHost, ReadStreamOptions } from './reader'
 import { StorageFlusher } from './flusher'
 import { Authority, AuthorityHost, RECORD_LENGTH } from './authority'
-import { recordId } from './membership'
+import { recordId, NOT_COUNTING } from './membership'
 import type { Signer } from './membership'
 import type { MemberRecord } from './messages'
 
@@ -111,6 +112,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private readonly ownsStore: boolean
   private readonly base: Corestore
   private readonly valueEncoding: unknown
+  private codec: c.Encoder<unknown> | false | null = null // the valueEncoding for readers, once needed
   private readonly shareFilter: FeedFilter | null
   private readonly acceptFilter: FeedFilter | null
   private readonly timeout: number
@@ -123,6 +125,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private readonly ownerOption: true | Buffer | undefined
   private authority: Authority | null = null // authorized mode only
   private applyingRecords = 0 // membership records being stored and applied: not synced meanwhile
+  private freeing: Promise<void> = Promise.resolve() // blocks of feeds that lost their authorization
   private readonly readers = new Set<FeedReader>() // open createReadStream()s, told of every feed change
   private readonly blocked = new Set<string>()
   private readonly exchanges = new Map<Protomux, FeedExchange>() // one per connection, by its muxer
@@ -267,6 +270,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   }
 
   protected async _close(): Promise<void> {
+    await this.freeing
     // readers end first: a named cursor saves its progress while the index is open
     await Promise.all([...this.readers].map((reader) => new Promise<void>((resolve) => {
       reader.once('close', () => resolve())
@@ -643,7 +647,6 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   // Until records are stored and their effects begun (downloads of feeds they authorize), not synced.
   private async applyingMembership<T>(fn: () => Promise<T>): Promise<T> {
     this.applyingRecords++
-    this.checkSynced()
     try {
       return await fn()
     } finally {
@@ -669,10 +672,15 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     const out: Array<{ feed: Buffer, signer: Signer }> = []
     for (const record of this.records.values()) {
       if (!record.writable || !this.authority?.membership.isAdmin(record.hex)) continue
-      const core = this.open(record)
-      await core.ready()
-      const pair = core.keyPair
-      if (pair && pair.secretKey) out.push({ feed: record.key, signer: { publicKey: pair.publicKey, secretKey: pair.secretKey } })
+      // a session of our own for the key pair, closed again
+      const core = this.slot!.get({ key: record.key, active: false })
+      try {
+        await core.ready()
+        const pair = core.keyPair
+        if (pair && pair.secretKey) out.push({ feed: record.key, signer: { publicKey: pair.publicKey, secretKey: pair.secretKey } })
+      } finally {
+        await core.close()
+      }
     }
     return out
   }
@@ -685,9 +693,14 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       if (record === undefined || record.writable) continue // our own writer stays ours, unshared
       dropping.push(record)
     }
-    // gone from the multifeed at once; from the index and the disk next
-    if (dropping.length > 0) this.forget(dropping)
-    const work: Promise<unknown>[] = dropping.map((record) => this.index!.delete(record.key).then(() => this.free(record)).catch(safetyCatch))
+    // gone from the multifeed at once; from the index in one write; their blocks are freed one feed at a
+    // time in the background (close() waits for it), so revoking many feeds opens no burst of cores
+    if (dropping.length > 0) {
+      this.forget(dropping)
+      await this.index!.deleteMany(dropping.map((r) => r.key))
+      for (const record of dropping) this.freeing = this.freeing.then(() => this.free(record)).catch(safetyCatch)
+    }
+    const work: Promise<unknown>[] = []
     for (const hex of gained) {
       this.emit('authorized', b4a.from(hex, 'hex'), this.authority!.authorization(hex))
       const record = this.records.get(hex)
@@ -711,7 +724,14 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     const authority = this.authority
     if (authority === null) return
     const refused = await this.applyingMembership(() => authority.receive(records, exchange))
-    if (refused.length > 0) this.emit('records-refused', refused, exchange)
+    if (refused.length === 0) return
+    this.emit('records-refused', refused, exchange)
+    // an honest peer sends only records it checked: a bad one is a lie; records that do not count (yet)
+    // happen in honest races, but not thousands
+    const lie = refused.find((r) => r.reason !== NOT_COUNTING && r.reason !== 'signed by a revoked admin')
+    if (lie) throw errors.BAD_MESSAGE('a membership record that does not verify: ' + lie.reason)
+    exchange.refusedRecords += refused.length
+    if (exchange.refusedRecords > LIMITS.maxEntriesPerMessage) throw errors.BAD_MESSAGE(`${exchange.refusedRecords} membership records whose signer is no admin`)
   }
 
   replicate(isInitiator: boolean | any, opts: ReplicateOptions = {}): any {
@@ -813,9 +833,14 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     return [...this.records.values()]
   }
 
-  // A session for one reader's turn: passive (it replicates nothing) and never waiting for a block.
+  // A session for one reader's turn: passive (it replicates nothing), raw, and never waiting for a block.
   readSession(record: FeedRecord): Hypercore {
-    return this.slot!.get({ key: record.key, valueEncoding: this.valueEncoding, active: false, wait: false })
+    return this.slot!.get({ key: record.key, active: false, wait: false })
+  }
+
+  decode(block: Buffer): unknown {
+    if (this.codec === null) this.codec = this.valueEncoding ? c.from(this.valueEncoding as string) : false
+    return this.codec === false ? block : c.decode(this.codec, block)
   }
 
   // A reader's cores are not reopened soon: corestore keeps no more of them idle than the reader's window.

@@ -30,6 +30,7 @@ export interface Block {
   key: Buffer
   seq: number
   value: unknown
+  error?: Error // the block does not decode with the valueEncoding: `value` is undefined
 }
 
 export interface ReadStreamOptions {
@@ -47,7 +48,8 @@ export interface ReaderHost {
   ready(): Promise<void>
   recordOf(hex: string): FeedRecord | undefined
   allRecords(): Iterable<FeedRecord>
-  readSession(record: FeedRecord): Hypercore // passive, decoding with the multifeed's valueEncoding
+  readSession(record: FeedRecord): Hypercore // passive and raw: blocks as stored
+  decode(block: Buffer): unknown // with the multifeed's valueEncoding; throws on a block it cannot decode
   closeReadSession(session: Hypercore, keep: number): Promise<void> // and close corestore's idle cores past `keep`
   loadCursor(name: string): Promise<Map<string, number>>
   saveCursor(name: string, progress: Map<string, number>): Promise<void>
@@ -71,6 +73,7 @@ export class FeedReader extends Readable {
   private readonly turns = new Set<string>() // feeds with blocks to read, in turn order
   private readonly reading = new Set<string>() // feeds in a turn now
   private readonly missing = new Map<string, number>() // feed -> the block it waits for (not stored here)
+  private readonly touched = new Set<string>() // feeds that changed while their turn ran
   private readonly sent: string[] = [] // the feed of each block pushed and not yet counted as handed
   private sentHead = 0
   private pushedCount = 0
@@ -130,6 +133,8 @@ export class FeedReader extends Readable {
   private async start(): Promise<void> {
     await this.host.ready()
     if (this.cursor !== null) this.since = await this.host.loadCursor(this.cursor)
+    // feeds outside the filter, or not here now, keep their place in every checkpoint
+    if (this.since !== null) for (const [hex, n] of this.since) this.handed.set(hex, n)
     if (!this.live) this.targets = new Map()
     for (const record of this.host.allRecords()) {
       if (this.targets !== null) this.targets.set(record.hex, record.length)
@@ -156,15 +161,16 @@ export class FeedReader extends Readable {
   // A feed appeared, grew, or got blocks (perhaps the one its turn stopped at).
   changed(record: FeedRecord): void {
     if (this.ended || this.destroying) return
-    const wanted = this.missing.get(record.hex)
-    if (wanted !== undefined) this.missing.delete(record.hex)
+    if (this.reading.has(record.hex)) this.touched.add(record.hex) // endTurn looks again
+    this.missing.delete(record.hex)
     this.consider(record)
   }
 
+  // The feed left the multifeed. Its place stays: if it comes back (downloaded again, authorized again),
+  // reading goes on after what was read, never twice.
   removed(hex: string): void {
     this.turns.delete(hex)
     this.missing.delete(hex)
-    this.positions.delete(hex)
     this.targets?.delete(hex)
     this.maybeEnd()
   }
@@ -176,7 +182,7 @@ export class FeedReader extends Readable {
       if (!this.select(record)) return
       const from = this.since?.get(record.hex) ?? 0
       this.positions.set(record.hex, from)
-      this.handed.set(record.hex, from)
+      if (!this.handed.has(record.hex)) this.handed.set(record.hex, from)
     }
     if (this.reading.has(record.hex) || this.missing.has(record.hex)) return
     if (this.positions.get(record.hex)! < this.available(record)) {
@@ -205,12 +211,19 @@ export class FeedReader extends Readable {
     if (record === undefined || start === undefined || this.host.closing) return this.endTurn(hex, null)
     const end = Math.min(start + this.batch, this.available(record))
     const session = this.host.readSession(record)
-    const blocks: unknown[] = []
+    const blocks: Block[] = []
     try {
       for (let seq = start; seq < end; seq++) {
-        const value = await session.get(seq, { wait: false })
-        if (value === null) break
-        blocks.push(value)
+        const raw = await session.get(seq, { wait: false }) as Buffer | null
+        if (raw === null) break // not stored here
+        // decoded here, so a block that does not decode reaches the app as such instead of ending the stream
+        let block: Block
+        try {
+          block = { key: record.key, seq, value: this.host.decode(raw) }
+        } catch (err) {
+          block = { key: record.key, seq, value: undefined, error: err as Error }
+        }
+        blocks.push(block)
       }
     } finally {
       await this.host.closeReadSession(session, this.window).catch(safetyCatch)
@@ -218,7 +231,7 @@ export class FeedReader extends Readable {
     // the feed left, or the stream ended, while the turn ran
     if (this.destroying || this.positions.get(hex) !== start || this.host.recordOf(hex) !== record) return this.endTurn(hex, null)
     for (let i = 0; i < blocks.length; i++) {
-      if (!this.push({ key: record.key, seq: start + i, value: blocks[i] })) this.demand = false
+      if (!this.push(blocks[i])) this.demand = false
       this.sent.push(hex)
       this.pushedCount++
     }
@@ -231,6 +244,8 @@ export class FeedReader extends Readable {
   private endTurn(hex: string, missingAt: number | null): void {
     this.reading.delete(hex)
     const record = this.host.recordOf(hex)
+    // a block that arrived while the turn read may be the one it stopped at: try again, do not park
+    if (this.touched.delete(hex)) missingAt = null
     if (missingAt !== null) this.missing.set(hex, missingAt)
     else if (record !== undefined && this.positions.has(hex) && this.positions.get(hex)! < this.available(record)) this.turns.add(hex)
     this.pump()

@@ -46,6 +46,7 @@ export class Link {
   readonly stalled = new Set<string>() // feeds given up on this connection (no progress)
   readonly progressAt = new Map<string, number>() // downloading feed -> when it last brought a block
   readonly uploading = new Map<string, number>() // cores opened for an upload -> when the remote last fetched
+  readonly offered = new Map<string, number>() // uploads of cores already open (not in the window) -> last fetch
   readonly uploadWaiters: Array<() => void> = [] // remote opens waiting for an upload place
 }
 
@@ -129,6 +130,9 @@ export class TransferScheduler {
     link.uploads.set(record.hex, record.length - theirs)
     if (link.feeds.has(record.hex)) return
     if (record.core !== null) {
+      // already open: attached now, outside the window; given up like any upload the remote fetches
+      // nothing from (it may have declined the feed)
+      link.offered.set(record.hex, Date.now())
       this.use(record, exchange, link)
       return
     }
@@ -152,12 +156,17 @@ export class TransferScheduler {
   // feed's channel on the connections whose remote may have it: it advertised more than `index`, or it
   // advertised nothing different from ours (in sync) and the block is below our length. A live read
   // waiting at our length asks for nothing, so in-sync peers open no channel for it.
+  // Only on connections past the capability check, and without keeping the core for the connection: the
+  // app holds it (it is waiting on it), and its channel goes when the app closes it.
   fetchBlock(record: FeedRecord, index: number): void {
+    const core = record.core
+    if (core === null) return
     for (const [exchange, link] of this.links) {
+      if (exchange.phase === 'opening' || exchange.phase === 'closed') continue
       const theirs = exchange.remote.get(record.hex) ?? record.length
       if (theirs <= index || link.feeds.has(record.hex)) continue
       if (ChannelRouter.sharedWithOthers(exchange.muxer, record.hex, exchange, true)) continue
-      this.use(record, exchange, link)
+      this.attach(core, exchange).catch(safetyCatch)
     }
   }
 
@@ -220,6 +229,7 @@ export class TransferScheduler {
     exchange.stats.bytesUploaded += bytes
     const link = this.links.get(exchange)
     if (link && link.uploading.has(record.hex)) link.uploading.set(record.hex, Date.now())
+    if (link && link.offered.has(record.hex)) link.offered.set(record.hex, Date.now())
     const left = link?.uploads.get(record.hex)
     if (link === undefined || left === undefined) return
     if (left > 1 && !this.remoteHas(record, exchange)) link.uploads.set(record.hex, left - 1)
@@ -365,6 +375,7 @@ export class TransferScheduler {
 
   private finishUpload(record: FeedRecord, exchange: FeedExchange, link: Link): void {
     this.freeUploadPlace(record.hex, link)
+    link.offered.delete(record.hex)
     if (link.uploads.delete(record.hex)) this.settle(record, exchange)
   }
 
@@ -451,6 +462,13 @@ export class TransferScheduler {
         if (record.core !== null) this.closeChannel(record, record.core, ex)
         this.finishUpload(record, ex, link)
       }
+      // an open core offered to a remote that fetches nothing (it declined the feed) stops being kept for it
+      for (const [hex, at] of [...link.offered]) {
+        const record = this.host.recordOf(hex)
+        if (record !== undefined && now - at < this.limits.stallTimeout) continue
+        link.offered.delete(hex)
+        if (record !== undefined) this.finishUpload(record, ex, link)
+      }
     }
     // counted after the round: stalls free slots, and the downloads that take them need watching too
     if (!this.hasWork()) this.stopTimer()
@@ -458,7 +476,7 @@ export class TransferScheduler {
 
   private hasWork(): boolean {
     for (const link of this.links.values()) {
-      if (link.progressAt.size > 0 || link.uploading.size > 0) return true
+      if (link.progressAt.size > 0 || link.uploading.size > 0 || link.offered.size > 0) return true
       for (const hex of link.uploads.keys()) if (this.host.recordOf(hex)?.core) return true
     }
     return false
