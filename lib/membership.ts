@@ -93,6 +93,14 @@ export function checkSignature(group: Buffer, owner: Buffer, r: MemberRecord): s
   return null
 }
 
+// Whose record authorizes a feed: the owner's first, then the admin feed first in key order (the same
+// answer everywhere, whatever order the records came in).
+function pickBy(was: Authorization | undefined, by: Buffer | null): Buffer | null {
+  if (was === undefined) return by
+  if (was.by === null || by === null) return null
+  return b4a.compare(by, was.by) < 0 ? by : was.by
+}
+
 interface Held {
   id: string
   record: MemberRecord
@@ -172,6 +180,8 @@ export class Membership {
     const added: Array<[string, MemberRecord]> = []
     for (let progress = true; progress && waiting.size > 0;) {
       progress = false
+      let structural = false // a revocation or an admin grant: the whole state is recomputed
+      const plain: Held[] = []
       for (const [id, w] of waiting) {
         if (!this.countsNow(w.record)) continue
         waiting.delete(id)
@@ -179,8 +189,11 @@ export class Membership {
         this.held.set(id, w)
         added.push([id, w.record])
         progress = true
+        if (w.record.type === RECORD_AUTHORIZE && !w.record.admin) plain.push(w)
+        else structural = true
       }
-      if (progress) this.compute()
+      if (structural) this.compute()
+      else for (const h of plain) this.addPlain(h) // the common case, one authorization: no recompute
     }
     for (const [id, w] of waiting) {
       if (!fresh.has(id)) continue
@@ -192,6 +205,14 @@ export class Membership {
       this.pending.delete(id)
     }
     return { added, refused }
+  }
+
+  // A counting authorization without admin changes no admin, depth or revocation: only this feed.
+  private addPlain(h: Held): void {
+    this.counting.add(h.id)
+    const feed = toHex(h.record.feed)
+    if (this.revoked.has(feed)) return
+    this.authorized.set(feed, { by: pickBy(this.authorized.get(feed), h.record.by), admin: this.admins.has(feed) })
   }
 
   private countsNow(r: MemberRecord): boolean {
@@ -239,10 +260,7 @@ export class Membership {
       if (r.type !== RECORD_AUTHORIZE) continue
       const feed = toHex(r.feed)
       if (revoked.has(feed)) continue
-      const was = authorized.get(feed)
-      // the owner's record first, then the admin feed first in key order: the same answer everywhere
-      const by = was === undefined ? r.by : was.by === null || r.by === null ? null : b4a.compare(r.by, was.by) < 0 ? r.by : was.by
-      authorized.set(feed, { by, admin: admins.has(feed) })
+      authorized.set(feed, { by: pickBy(authorized.get(feed), r.by), admin: admins.has(feed) })
     }
     this.admins = admins
     this.depth = depth
