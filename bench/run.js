@@ -472,6 +472,10 @@ function report (totalS) {
     const per = P.openCores / P.openFeeds
     notes.push('Opening ' + P.openCores.toLocaleString('en-US') + ' corestore cores eagerly takes ' + ms(coT) + ' and ' + mb(coM) + ' (≈ ' + fmt(coM * 1024 / P.openCores, ' KB') + ' per open core)' + (per === 1 ? '' : ' (' + P.openCores + ' cores vs ' + P.openFeeds + ' feeds)') + ', against < 500 ms / < 50 MB for opening a multifeed of ' + P.openFeeds.toLocaleString('en-US') + ' feeds: hyper-multifeed has to list feeds without opening their cores.')
   }
+  const afc = get('hmf-auth-first-contact', 'exchangeBytesPerFeed')
+  if (afc) {
+    notes.push('First contact with authorized feeds costs ' + fmt(afc, ' B') + ' of exchange per feed against 96 B for a key and a signature: each feed crosses as its membership record (98 B: type, flags, key, 64-byte signature), the record\'s id as an entry of the list (34 B) and the feed\'s own entry (34 B). Sending records instead of their ids in list mode, and taking the feed\'s key from its record, would bring it near 106 B; not done yet.')
+  }
   if (notes.length) {
     L.push('### What the baselines imply')
     L.push('')
