@@ -114,7 +114,7 @@ export class FeedExchange implements Routed {
   private lastProgress = ''
   private remoteRejected = false
   private receivedDone = false
-  private readonly onstreamclose: () => void
+  private readonly offStreamClose: () => void
 
   // `openFirst: false`: offer our channel (and with it our discovery key) only when the remote offers its own
   constructor(host: ExchangeHost, muxer: Protomux, stream: any, owned: boolean, timeout: number, finite = false, openFirst = true) {
@@ -128,8 +128,7 @@ export class FeedExchange implements Routed {
     this.router = ChannelRouter.from(muxer)
     if (host.opening) this.router.wait(host.opening)
     this.timeout = timeout
-    this.onstreamclose = () => this.destroy(null)
-    stream.once('close', this.onstreamclose)
+    this.offStreamClose = this.router.onStreamClose(stream, () => this.destroy(null))
     this.arm()
     this.start().catch((err) => this.fail(err))
   }
@@ -694,7 +693,7 @@ export class FeedExchange implements Routed {
   destroy(err: MultifeedError | null): void {
     if (this.phase === 'closed') return
     this.phase = 'closed'
-    this.stream.off('close', this.onstreamclose)
+    this.offStreamClose()
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     if (this.host.discoveryKey) this.router.delete(this.host.discoveryKey, this)

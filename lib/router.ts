@@ -23,6 +23,9 @@ export class ChannelRouter {
   // the remote offered a multifeed channel no multifeed here has: it runs multifeeds, with other keys
   foreignOffered = false
   private readonly watching = new Set<Routed>()
+  // one 'close' listener per stream, whatever the number of multifeeds on it (1,000 groups on one
+  // connection would otherwise add 1,000 listeners)
+  private readonly closers = new Map<unknown, Set<() => void>>()
 
   private constructor(muxer: Protomux) {
     muxer.pair({ protocol: PROTOCOL }, (id) => this.onpair(id))
@@ -65,6 +68,23 @@ export class ChannelRouter {
     const routed = this.routes.get(b4a.toString(id, 'hex'))
     if (routed) routed.onremoteopen()
     else this.offeredForeign()
+  }
+
+  // Calls `fn` when `stream` closes; returns what stops that.
+  onStreamClose(stream: { once(event: 'close', fn: () => void): unknown }, fn: () => void): () => void {
+    let set = this.closers.get(stream)
+    if (set === undefined) {
+      const fresh = new Set<() => void>()
+      set = fresh
+      this.closers.set(stream, fresh)
+      stream.once('close', () => {
+        this.closers.delete(stream)
+        for (const f of [...fresh]) f()
+      })
+    }
+    const mine = set
+    mine.add(fn)
+    return () => { mine.delete(fn) }
   }
 
   // Tell `routed` once the remote shows it runs multifeeds with other keys.

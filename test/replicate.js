@@ -4,7 +4,7 @@ const path = require('path')
 const { spawn } = require('child_process')
 const crypto = require('hypercore-crypto')
 const Corestore = require('corestore')
-const { create, pipe, once, until, Multifeed, bounded } = require('./helpers.js')
+const { create, pipe, once, until, closed, Multifeed, bounded } = require('./helpers.js')
 
 const hex = (key) => b4a.toString(key, 'hex')
 
@@ -364,4 +364,26 @@ test('statistics outlive the connection that made them', async (t) => {
   await until(b, ['exchange-close'], () => b.connections.length === 0)
   t.is(b.stats().blocksDownloaded, 1)
   t.is(b.stats().connections, 1, 'the closed connection still counts')
+})
+
+test('many multifeeds on one connection add one \'close\' listener to its stream, and all end with it', async (t) => {
+  const sa = new Corestore(await t.tmp())
+  t.teardown(() => sa.close(), { order: 2 })
+  const s1 = sa.replicate(true)
+  s1.on('error', () => {})
+  const before = s1.listenerCount('close')
+  const groups = []
+  for (let i = 0; i < 30; i++) {
+    const m = new Multifeed(sa, { key: crypto.randomBytes(32) })
+    t.teardown(() => m.close(), { order: 1 })
+    await m.ready()
+    m.replicate(s1)
+    groups.push(m)
+  }
+  // one for the exchanges (the router's) and one of corestore's, which replicates our Corestore's
+  // namespace on the stream once: not one per multifeed
+  t.ok(s1.listenerCount('close') - before <= 2, `30 multifeeds added ${s1.listenerCount('close') - before} 'close' listeners`)
+  s1.destroy()
+  await closed(s1)
+  t.ok(groups.every((m) => m.connections.length === 0), 'every exchange ended with the stream')
 })
