@@ -390,29 +390,11 @@ declare namespace Multifeed {
   }
 
   // Every error the package makes: `err instanceof MultifeedError`, `err.name === 'MultifeedError'`, a
-  // stable `code`, and the facts of that code.
+  // stable `code`, and the facts of that code (MultifeedErrorFacts: present only when it carries them).
+  export interface MultifeedError extends MultifeedErrorFacts {}
   export class MultifeedError extends Error {
     constructor(code: string, message: string, facts?: MultifeedErrorFacts)
     code: MultifeedErrorCode | (string & {})
-    usVersion?: string
-    themVersion?: string
-    usClient?: string
-    themClient?: string
-    discoveryKey?: Buffer
-    limit?: number
-    count?: number
-    phase?: string
-    timeout?: number
-    value?: unknown
-    storage?: unknown
-    path?: string
-    cause?: unknown
-    entry?: string
-    key?: Buffer
-    resource?: string
-    usOwner?: Buffer | null
-    themOwner?: Buffer | null
-    [fact: string]: unknown
   }
 }
 

@@ -13,12 +13,12 @@ import * as errors from './errors'
 export const RECORD_LENGTH = MAX_LENGTH
 
 export interface AuthorityHost {
-  // our writers whose key pairs we can sign with
-  writerSigners(): Promise<Array<{ feed: Buffer, signer: Signer }>>
+  // one of our writers that is an admin, with its key pair; null if none
+  adminSigner(): Promise<{ feed: Buffer, signer: Signer } | null>
   // the authorized set changed: `gained` feeds may now be recorded and fetched, `lost` ones must go
   membershipChanged(gained: string[], lost: string[]): Promise<void>
   // records new to us, to pass on to every connection but `from`
-  broadcastRecords(records: MemberRecord[], from: unknown): void
+  broadcastRecords(records: Array<[string, MemberRecord]>, from: unknown): void
 }
 
 export class Authority {
@@ -58,12 +58,8 @@ export class Authority {
     }
     if (owner === null) return null
     const authority = new Authority(host, index, group, owner, secret)
-    authority.membership.add(await index.loadRecords(), { trusted: true })
+    authority.membership.load(await index.loadRecords())
     return authority
-  }
-
-  get isOwner(): boolean {
-    return this.ownerSecret !== null
   }
 
   isAuthorized(hex: string): boolean {
@@ -81,25 +77,25 @@ export class Authority {
     return out
   }
 
-  recordsFor(keys: Buffer[]): MemberRecord[] {
-    const out: MemberRecord[] = []
+  // The records we have among `keys` (record ids), [id, record], nearest the owner first.
+  recordsFor(keys: Buffer[]): Array<[string, MemberRecord]> {
+    const out: Array<[string, MemberRecord]> = []
     for (const key of keys) {
-      const record = this.membership.get(toHex(key))
-      if (record !== undefined) out.push(record)
+      const id = toHex(key)
+      const record = this.membership.get(id)
+      if (record !== undefined) out.push([id, record])
     }
-    return out.sort((a, b) => this.membership.rank(a) - this.membership.rank(b)) // grants before their use
+    return this.membership.sortForSending(out)
   }
 
   // Signs with the owner key, or with one of our writers that is an admin.
   async sign(type: number, feed: Buffer, admin: boolean): Promise<MemberRecord> {
     const body = { type, admin, feed }
     if (this.ownerSecret !== null) return signRecord(this.membership.group, this.owner, { ...body, by: null }, { publicKey: this.owner, secretKey: this.ownerSecret })
-    for (const { feed: writer, signer } of await this.host.writerSigners()) {
-      if (!this.membership.isAdmin(toHex(writer))) continue
-      if (type === RECORD_REVOKE && this.membership.isAdmin(toHex(feed))) break // only the owner revokes admins
-      return signRecord(this.membership.group, this.owner, { ...body, by: writer }, signer)
-    }
-    throw errors.NOT_ADMIN(type === RECORD_REVOKE && this.membership.isAdmin(toHex(feed)) ? 'only the owner revokes an admin' : 'neither the owner nor an admin writes on this device')
+    if (type === RECORD_REVOKE && this.membership.isAdmin(toHex(feed))) throw errors.NOT_ADMIN('only the owner revokes an admin')
+    const signing = await this.host.adminSigner()
+    if (signing === null) throw errors.NOT_ADMIN('neither the owner nor an admin writes on this device')
+    return signRecord(this.membership.group, this.owner, { ...body, by: signing.feed }, signing.signer)
   }
 
   async authorize(feed: Buffer, admin: boolean): Promise<void> {
@@ -113,14 +109,10 @@ export class Authority {
   // Records from a peer (`from`) or signed here (null): the ones that count are stored, passed on, and
   // then take effect on feeds (removals, downloads). Returns the refused ones with why.
   async receive(records: MemberRecord[], from: unknown): Promise<Array<{ record: MemberRecord, reason: string }>> {
-    const before = new Set(this.membership.authorized.keys())
-    const { added, refused } = this.membership.add(records)
+    const { added, refused, gained, lost } = this.membership.add(records)
     if (added.length === 0) return refused
     await this.index.putRecords(added)
-    this.host.broadcastRecords(added.map(([, r]) => r), from)
-    const after = this.membership.authorized
-    const gained = [...after.keys()].filter((hex) => !before.has(hex))
-    const lost = [...before].filter((hex) => !after.has(hex))
+    this.host.broadcastRecords(added, from)
     if (gained.length > 0 || lost.length > 0) await this.host.membershipChanged(gained, lost)
     return refused
   }

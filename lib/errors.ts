@@ -28,28 +28,12 @@ export interface MultifeedErrorFacts {
 // Properties of Error itself that a fact must not replace.
 const RESERVED = new Set(['name', 'message', 'stack'])
 
-export class MultifeedError extends Error implements MultifeedErrorFacts {
+// The facts are declared once, in MultifeedErrorFacts: an error has an own property only for the facts it
+// carries.
+export interface MultifeedError extends MultifeedErrorFacts {}
+
+export class MultifeedError extends Error {
   code: string
-  // `declare`: no own property unless the error carries the fact
-  declare usVersion?: string
-  declare themVersion?: string
-  declare usClient?: string
-  declare themClient?: string
-  declare discoveryKey?: Buffer
-  declare limit?: number
-  declare count?: number
-  declare bytes?: number
-  declare phase?: string
-  declare timeout?: number
-  declare value?: unknown
-  declare storage?: unknown
-  declare path?: string
-  declare entry?: string
-  declare key?: Buffer
-  declare resource?: string
-  declare usOwner?: Buffer | null
-  declare themOwner?: Buffer | null;
-  [fact: string]: unknown
 
   constructor(code: string, message: string, facts: MultifeedErrorFacts = {}) {
     super(code + ': ' + message)

@@ -390,22 +390,22 @@ export class FeedExchange implements Routed {
 
   // Membership records the remote lacks, each sent once per connection; before the exchange is live they
   // wait until it is.
-  sendRecords(records: m.MemberRecord[], ids: string[]): void {
+  sendRecords(records: Array<[string, m.MemberRecord]>): void {
     const fresh: m.MemberRecord[] = []
-    for (let i = 0; i < records.length; i++) {
-      if (this.sentRecords.has(ids[i])) continue
-      this.sentRecords.add(ids[i])
-      fresh.push(records[i])
+    for (const [id, record] of records) {
+      if (this.sentRecords.has(id)) continue
+      this.sentRecords.add(id)
+      fresh.push(record)
     }
     const max = m.LIMITS.maxEntriesPerMessage
     for (let i = 0; i < fresh.length; i += max) this.send(6, m.encode(m.records, { records: fresh.slice(i, i + max) }))
   }
 
   // Records new to us while the exchange runs: sent now if it is live, else once it is.
-  announceRecords(records: m.MemberRecord[], ids: string[]): void {
+  announceRecords(records: Array<[string, m.MemberRecord]>): void {
     if (this.phase === 'opening' || this.phase === 'closed') return // the summary will carry them
-    if (this.phase === 'live') return this.sendRecords(records, ids)
-    for (let i = 0; i < records.length; i++) this.recordQueue.set(ids[i], records[i])
+    if (this.phase === 'live') return this.sendRecords(records)
+    for (const [id, record] of records) this.recordQueue.set(id, record)
   }
 
   private async onrecords(r: m.Records): Promise<void> {
@@ -584,7 +584,7 @@ export class FeedExchange implements Routed {
     this.began = []
     this.emitRemoteFeeds(began, true) // even empty: the caller can tell the exchange happened
     if (this.recordQueue.size > 0) {
-      this.sendRecords([...this.recordQueue.values()], [...this.recordQueue.keys()])
+      this.sendRecords([...this.recordQueue])
       this.recordQueue.clear()
     }
     this.flushAnnouncements()

@@ -138,11 +138,12 @@ export class FeedIndex {
     await this.write([[OWNER, owner], [OWNER_SECRET, secret]])
   }
 
-  async loadRecords(): Promise<MemberRecord[]> {
-    const out: MemberRecord[] = []
+  // [id, record]: the id is the entry's key
+  async loadRecords(): Promise<Array<[string, MemberRecord]>> {
+    const out: Array<[string, MemberRecord]> = []
     for await (const { key, value } of this.range(MEMBER)) {
       try {
-        out.push(decode(memberRecord, value, 'membership record'))
+        out.push([key.slice(MEMBER.length), decode(memberRecord, value, 'membership record')])
       } catch (err) {
         throw STORAGE_CORRUPT(`index entry ${key} is not a membership record: ${(err as Error).message}`, { entry: key })
       }

@@ -111,6 +111,14 @@ interface Held {
 const MAX_PENDING = 4096
 
 export const NOT_COUNTING = 'not signed by the owner or an admin'
+export const REVOKED_SIGNER = 'signed by a revoked admin'
+
+export interface MembershipChange {
+  added: Array<[string, MemberRecord]> // [id, record]
+  refused: Array<{ record: MemberRecord, reason: string }>
+  gained: string[] // feeds (hex) authorized now and not before
+  lost: string[] // feeds (hex) authorized before and not now
+}
 
 export class Membership {
   readonly group: Buffer
@@ -132,14 +140,19 @@ export class Membership {
     return this.counting.size
   }
 
-  // The records that count now, nearest the owner first (so a receiver meets each grant before its use).
+  // The records that count now, [id, record], in no particular order.
   records(): Array<[string, MemberRecord]> {
     const out: Array<[string, MemberRecord]> = []
     for (const id of this.counting) out.push([id, this.held.get(id)!.record])
-    return out.sort((a, b) => this.rank(a[1]) - this.rank(b[1]))
+    return out
   }
 
-  rank(r: MemberRecord): number {
+  // Nearest the owner first, so a receiver meets each grant before its use.
+  sortForSending(records: Array<[string, MemberRecord]>): Array<[string, MemberRecord]> {
+    return records.sort((a, b) => this.rank(a[1]) - this.rank(b[1]))
+  }
+
+  private rank(r: MemberRecord): number {
     return r.by === null ? 0 : (this.depth.get(toHex(r.by)) ?? 0) + 1
   }
 
@@ -147,41 +160,39 @@ export class Membership {
     return this.counting.has(id) ? this.held.get(id)!.record : undefined
   }
 
-  has(id: string): boolean {
-    return this.counting.has(id)
-  }
-
   isAdmin(feedHex: string): boolean {
     return this.admins.has(feedHex)
   }
 
-  // Adds the records correctly signed by the owner or an admin (an admin granted in the same batch, or in
-  // a batch waiting as pending, counts for the records after it, in any order) and recomputes the state.
-  // `trusted`: records read back from our own storage, checked when they were stored.
-  add(incoming: MemberRecord[], { trusted = false } = {}): { added: Array<[string, MemberRecord]>, refused: Array<{ record: MemberRecord, reason: string }> } {
+  // Records read back from our own storage (checked when they were stored, ids from their index keys):
+  // held as they are, whether they count now or not, and the state computed once.
+  load(stored: Array<[string, MemberRecord]>): void {
+    for (const [id, record] of stored) this.held.set(id, { id, record })
+    this.compute()
+  }
+
+  // Adds the records correctly signed by the owner or an admin (an admin granted in the same batch, or
+  // waiting as pending, counts for the records after it, in any order) and updates the state. Returns
+  // what was added and refused (with why), and the feeds that became or stopped being authorized.
+  add(incoming: MemberRecord[]): MembershipChange {
     const refused: Array<{ record: MemberRecord, reason: string }> = []
     const waiting = new Map<string, Held>()
-    const fresh = new Set<string>()
     for (const record of incoming) {
       const id = toHex(recordId(record))
-      if (waiting.has(id)) continue
-      if (this.held.has(id)) {
-        // held but not counting (its signer stopped being an admin): it counts again once its signer does
-        continue
-      }
-      const bad = trusted ? null : checkSignature(this.group, this.owner, record)
+      // held already (counting, or kept from a signer that stopped being an admin): nothing new
+      if (waiting.has(id) || this.held.has(id)) continue
+      const bad = checkSignature(this.group, this.owner, record)
       if (bad !== null) refused.push({ record, reason: bad })
-      else {
-        waiting.set(id, { id, record })
-        fresh.add(id)
-      }
+      else waiting.set(id, { id, record })
     }
-    for (const [id, h] of this.pending) if (!waiting.has(id)) waiting.set(id, h)
+    const fresh = new Set(waiting.keys())
+    let before: Set<string> | null = null // the authorized feeds before this call, taken at the first recompute
     const added: Array<[string, MemberRecord]> = []
+    const gained: string[] = []
+    let structural = false // a revocation or an admin grant: the whole state is recomputed
     for (let progress = true; progress && waiting.size > 0;) {
       progress = false
-      let structural = false // a revocation or an admin grant: the whole state is recomputed
-      const plain: Held[] = []
+      let recompute = false
       for (const [id, w] of waiting) {
         if (!this.countsNow(w.record)) continue
         waiting.delete(id)
@@ -189,30 +200,53 @@ export class Membership {
         this.held.set(id, w)
         added.push([id, w.record])
         progress = true
-        if (w.record.type === RECORD_AUTHORIZE && !w.record.admin) plain.push(w)
-        else structural = true
+        if (w.record.type === RECORD_AUTHORIZE && !w.record.admin) {
+          const hex = this.addPlain(w) // the common case, one authorization: no recompute
+          if (hex !== null) gained.push(hex)
+        } else {
+          recompute = true
+        }
       }
-      if (structural) this.compute()
-      else for (const h of plain) this.addPlain(h) // the common case, one authorization: no recompute
+      if (!recompute) continue
+      if (before === null) {
+        before = new Set(this.authorized.keys())
+        for (const hex of gained) before.delete(hex) // authorized in place earlier in this call
+      }
+      // admins may have changed: records waiting from earlier batches may count now
+      if (!structural) for (const [id, h] of this.pending) if (!waiting.has(id)) waiting.set(id, h)
+      structural = true
+      this.compute()
     }
     for (const [id, w] of waiting) {
       if (!fresh.has(id)) continue
-      refused.push({ record: w.record, reason: w.record.by !== null && this.revoked.has(toHex(w.record.by)) ? 'signed by a revoked admin' : NOT_COUNTING })
+      refused.push({ record: w.record, reason: w.record.by !== null && this.revoked.has(toHex(w.record.by)) ? REVOKED_SIGNER : NOT_COUNTING })
       this.pending.set(id, w)
     }
     for (const id of this.pending.keys()) {
       if (this.pending.size <= MAX_PENDING) break
       this.pending.delete(id)
     }
-    return { added, refused }
+    if (before === null) return { added, refused, gained, lost: [] }
+    // a recompute: compare the whole authorized set
+    const was = before
+    const after = this.authorized
+    return {
+      added,
+      refused,
+      gained: [...after.keys()].filter((hex) => !was.has(hex)),
+      lost: [...was].filter((hex) => !after.has(hex))
+    }
   }
 
-  // A counting authorization without admin changes no admin, depth or revocation: only this feed.
-  private addPlain(h: Held): void {
+  // A counting authorization without admin changes no admin, depth or revocation: only this feed. Returns
+  // the feed's hex key if it was not authorized before.
+  private addPlain(h: Held): string | null {
     this.counting.add(h.id)
     const feed = toHex(h.record.feed)
-    if (this.revoked.has(feed)) return
-    this.authorized.set(feed, { by: pickBy(this.authorized.get(feed), h.record.by), admin: this.admins.has(feed) })
+    if (this.revoked.has(feed)) return null
+    const was = this.authorized.get(feed)
+    this.authorized.set(feed, { by: pickBy(was, h.record.by), admin: this.admins.has(feed) })
+    return was === undefined ? feed : null
   }
 
   private countsNow(r: MemberRecord): boolean {

@@ -22,7 +22,7 @@ import { TransferScheduler, TransferHost } from './transfers'
 import { FeedReader, ReaderHost, ReadStreamOptions } from './reader'
 import { StorageFlusher } from './flusher'
 import { Authority, AuthorityHost, RECORD_LENGTH } from './authority'
-import { recordId, NOT_COUNTING } from './membership'
+import { NOT_COUNTING, REVOKED_SIGNER } from './membership'
 import type { Signer } from './membership'
 import type { MemberRecord } from './messages'
 
@@ -247,12 +247,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     for (const record of records) this.addRecord(record)
     this.authority = await Authority.open(this, this.index, this.discoveryKey!, this.ownerOption, records.length > 0)
     // a crash between storing a revocation and removing its feed: the feed goes now
-    const unauthorized = this.authority === null ? [] : records.filter((r) => !r.writable && !this.authority!.isAuthorized(r.hex))
-    if (unauthorized.length > 0) {
-      await this.index.deleteMany(unauthorized.map((r) => r.key))
-      this.forget(unauthorized)
-      for (const record of unauthorized) await this.free(record)
-    }
+    if (this.authority !== null) await this.dropUnauthorized(records.filter((r) => !r.writable && !this.authority!.isAuthorized(r.hex)))
     await this.index.markOpen()
   }
 
@@ -464,7 +459,6 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     return record ? this.hand(record) : undefined
   }
 
-  // Membership without opening anything.
   // Every block of every feed (or of those `opts` selects) as one stream; see lib/reader.ts.
   createReadStream(opts: ReadStreamOptions = {}): FeedReader {
     if (this.closing) throw errors.CLOSED()
@@ -473,11 +467,12 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     return reader
   }
 
+  // Membership without opening anything.
   list(): FeedInfo[] {
     const out: FeedInfo[] = []
     const authority = this.authority
     for (const r of this.records.values()) {
-      const info: FeedInfo = { key: r.key, name: r.name, writable: r.writable, length: r.length }
+      const info = infoOf(r)
       if (authority !== null) {
         const a = authority.authorization(r.hex)
         info.authorized = a !== null
@@ -668,21 +663,20 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
 
   // --- AuthorityHost ---
 
-  async writerSigners(): Promise<Array<{ feed: Buffer, signer: Signer }>> {
-    const out: Array<{ feed: Buffer, signer: Signer }> = []
+  async adminSigner(): Promise<{ feed: Buffer, signer: Signer } | null> {
     for (const record of this.records.values()) {
       if (!record.writable || !this.authority?.membership.isAdmin(record.hex)) continue
-      // a session of our own for the key pair, closed again
-      const core = this.slot!.get({ key: record.key, active: false })
+      // the open core's key pair, or a session of our own for it, closed again
+      const core = record.core ?? this.slot!.get({ key: record.key, active: false })
       try {
         await core.ready()
         const pair = core.keyPair
-        if (pair && pair.secretKey) out.push({ feed: record.key, signer: { publicKey: pair.publicKey, secretKey: pair.secretKey } })
+        if (pair && pair.secretKey) return { feed: record.key, signer: { publicKey: pair.publicKey, secretKey: pair.secretKey } }
       } finally {
-        await core.close()
+        if (core !== record.core) await core.close()
       }
     }
-    return out
+    return null
   }
 
   async membershipChanged(gained: string[], lost: string[]): Promise<void> {
@@ -690,34 +684,38 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     for (const hex of lost) {
       const record = this.records.get(hex)
       if (this.authority!.membership.revoked.has(hex)) this.emit('revoked', b4a.from(hex, 'hex'))
-      if (record === undefined || record.writable) continue // our own writer stays ours, unshared
-      dropping.push(record)
+      if (record !== undefined && !record.writable) dropping.push(record) // our own writer stays ours, unshared
     }
-    // gone from the multifeed at once; from the index in one write; their blocks are freed one feed at a
-    // time in the background (close() waits for it), so revoking many feeds opens no burst of cores
-    if (dropping.length > 0) {
-      this.forget(dropping)
-      await this.index!.deleteMany(dropping.map((r) => r.key))
-      for (const record of dropping) this.freeing = this.freeing.then(() => this.free(record)).catch(safetyCatch)
-    }
-    const work: Promise<unknown>[] = []
+    await this.dropUnauthorized(dropping)
+    // peers that advertised a feed before it was authorized: take it from them now, one batch each
+    const fetch = new Map<FeedExchange, FeedEntry[]>()
     for (const hex of gained) {
       this.emit('authorized', b4a.from(hex, 'hex'), this.authority!.authorization(hex))
       const record = this.records.get(hex)
       if (record !== undefined) this.announce(record)
-      // peers that advertised it before it was authorized: take it from them now
       for (const ex of this.exchanges.values()) {
         const length = ex.remote.get(hex)
         if (length === undefined || length === RECORD_LENGTH || ex.closed) continue
-        work.push(this.receiveEntries(ex, [{ key: b4a.from(hex, 'hex') as Buffer, length }]).then((began) => ex.emitRemoteFeeds(began), safetyCatch))
+        let entries = fetch.get(ex)
+        if (!entries) fetch.set(ex, entries = [])
+        entries.push({ key: b4a.from(hex, 'hex') as Buffer, length })
       }
     }
-    await Promise.all(work)
+    await Promise.all([...fetch].map(([ex, entries]) => this.receiveEntries(ex, entries).then((began) => ex.emitRemoteFeeds(began), safetyCatch)))
   }
 
-  broadcastRecords(records: MemberRecord[], from: unknown): void {
-    const ids = records.map((r) => toHex(recordId(r)))
-    for (const ex of this.exchanges.values()) if (ex !== from) ex.announceRecords(records, ids)
+  // Remote feeds that are not (or no longer) authorized: gone from the multifeed at once, from the index
+  // in one write; their blocks are freed one feed at a time in the background (close() waits for it), so
+  // revoking many feeds opens no burst of cores.
+  private async dropUnauthorized(records: FeedRecord[]): Promise<void> {
+    if (records.length === 0) return
+    this.forget(records)
+    await this.index!.deleteMany(records.map((r) => r.key))
+    for (const record of records) this.freeing = this.freeing.then(() => this.free(record)).catch(safetyCatch)
+  }
+
+  broadcastRecords(records: Array<[string, MemberRecord]>, from: unknown): void {
+    for (const ex of this.exchanges.values()) if (ex !== from) ex.announceRecords(records)
   }
 
   async receiveRecords(exchange: FeedExchange, records: MemberRecord[]): Promise<void> {
@@ -728,7 +726,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     this.emit('records-refused', refused, exchange)
     // an honest peer sends only records it checked: a bad one is a lie; records that do not count (yet)
     // happen in honest races, but not thousands
-    const lie = refused.find((r) => r.reason !== NOT_COUNTING && r.reason !== 'signed by a revoked admin')
+    const lie = refused.find((r) => r.reason !== NOT_COUNTING && r.reason !== REVOKED_SIGNER)
     if (lie) throw errors.BAD_MESSAGE('a membership record that does not verify: ' + lie.reason)
     exchange.refusedRecords += refused.length
     if (exchange.refusedRecords > LIMITS.maxEntriesPerMessage) throw errors.BAD_MESSAGE(`${exchange.refusedRecords} membership records whose signer is no admin`)
@@ -972,7 +970,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   offer(exchange: FeedExchange, keys: Buffer[]): void {
     if (this.authority !== null) {
       const records = this.authority.recordsFor(keys)
-      if (records.length > 0) exchange.sendRecords(records, records.map((r) => toHex(recordId(r))))
+      if (records.length > 0) exchange.sendRecords(records)
     }
     for (const key of keys) {
       const record = this.records.get(toHex(key))

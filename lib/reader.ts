@@ -81,6 +81,7 @@ export class FeedReader extends Readable {
   private targets: Map<string, number> | null = null // without live: the lengths stored at the start
   private since: Map<string, number> | null
   private demand = false
+  private started = false // start() has taken every feed in: changes before that are already in it
   private ended = false
   private readonly dirty = new Set<string>() // a named cursor's feeds whose progress is not saved yet
   private saveTimer: ReturnType<typeof setTimeout> | null = null
@@ -140,6 +141,7 @@ export class FeedReader extends Readable {
       if (this.targets !== null) this.targets.set(record.hex, record.length)
       this.consider(record)
     }
+    this.started = true
     this.maybeEnd()
   }
 
@@ -160,7 +162,7 @@ export class FeedReader extends Readable {
 
   // A feed appeared, grew, or got blocks (perhaps the one its turn stopped at).
   changed(record: FeedRecord): void {
-    if (this.ended || this.destroying) return
+    if (!this.started || this.ended || this.destroying) return
     if (this.reading.has(record.hex)) this.touched.add(record.hex) // endTurn looks again
     this.missing.delete(record.hex)
     this.consider(record)
@@ -169,6 +171,7 @@ export class FeedReader extends Readable {
   // The feed left the multifeed. Its place stays: if it comes back (downloaded again, authorized again),
   // reading goes on after what was read, never twice.
   removed(hex: string): void {
+    if (!this.started) return
     this.turns.delete(hex)
     this.missing.delete(hex)
     this.targets?.delete(hex)

@@ -36,6 +36,7 @@ test('membership: owner and admin chains authorize; only the owner revokes admin
   ])
   t.is(r.added.length, 3)
   t.is(r.refused.length, 0)
+  t.alike(r.gained.sort(), [hex(member.feed), hex(admin.feed), hex(other.feed)].sort(), 'the change names every feed authorized by it')
   t.ok(m.isAdmin(hex(admin.feed)))
   t.alike(m.authorized.get(hex(member.feed)), { by: admin.feed, admin: false }, 'authorized by the admin')
   t.alike(m.authorized.get(hex(other.feed)), { by: null, admin: false }, 'authorized by the owner')
@@ -48,6 +49,7 @@ test('membership: owner and admin chains authorize; only the owner revokes admin
 
   const r3 = m.add([g.sign(REVOKE, admin.feed)])
   t.is(r3.added.length, 1)
+  t.alike(r3.lost.sort(), [hex(admin.feed), hex(member.feed)].sort(), 'and every feed it took back')
   t.absent(m.isAdmin(hex(admin.feed)), 'the owner revoked the admin')
   t.ok(m.revoked.has(hex(admin.feed)))
   t.absent(m.authorized.has(hex(member.feed)), 'what only that admin authorized is no longer authorized')
