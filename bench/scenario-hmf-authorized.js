@@ -128,15 +128,12 @@ async function run () {
     const s2 = b.replicate(false)
     s1.pipe(s2).pipe(s1)
     const want = new Set(grown)
-    await new Promise((resolve) => {
-      const check = () => {
-        let n = 0
-        for (const f of b.list()) if (want.has(f.key.toString('hex')) && f.length === 2) n++
-        if (n === want.size) { clearInterval(timer); resolve() }
-      }
-      const timer = setInterval(check, 5)
-      check()
-    })
+    const arrived = () => {
+      let n = 0
+      for (const f of b.list()) if (f.length === 2 && want.has(f.key.toString('hex'))) n++
+      return n === want.size
+    }
+    await Promise.race([m.waitFor(arrived, { intervalMs: 20, what: 'the owner\'s grown feeds on the honest peer' }), hmf.failOnError(s1, s2)])
     const timeMs = m.now() - t0
     const peakGrowthMB = m.toMB(m.peakRss() - before)
     const recorded = b.size - sizeBefore

@@ -5,12 +5,10 @@ import crypto from 'hypercore-crypto'
 import b4a from 'b4a'
 import type { FeedIndex } from './feed-index'
 import { Membership, Signer, signRecord, Authorization } from './membership'
-import { MemberRecord, MAX_LENGTH, RECORD_AUTHORIZE, RECORD_REVOKE } from './messages'
+import { MemberRecord, RECORD_LENGTH, RECORD_AUTHORIZE, RECORD_REVOKE } from './messages'
 import { toHex } from './keys'
 import * as errors from './errors'
 
-// Records travel in the exchange's sets as entries of this length, keyed by their id: no feed is this long.
-export const RECORD_LENGTH = MAX_LENGTH
 
 export interface AuthorityHost {
   // one of our writers that is an admin, with its key pair; null if none

@@ -384,7 +384,7 @@ export class FeedExchange implements Routed {
     this.mode = this.phase === 'sketch' ? 'sketch-fallback' : 'list'
     this.phase = 'list'
     // membership records before the feeds they authorize, so the remote can take those feeds at once
-    this.host.offer(this, this.local.filter((e) => e.length === m.MAX_LENGTH).map((e) => e.key))
+    this.host.offer(this, this.local.filter((e) => e.length === m.RECORD_LENGTH).map((e) => e.key))
     this.sendEntries(this.local)
   }
 

@@ -32,8 +32,12 @@ function feedEntry(feed: StoredFeed): [string, Buffer] {
 export class FeedIndex {
   readonly core: Hypercore
 
-  constructor(core: Hypercore) {
+  // `onwrite(n)`: told of every write of n entries (the storage flusher counts them)
+  private readonly onwrite: (entries: number) => void
+
+  constructor(core: Hypercore, onwrite: (entries: number) => void = () => {}) {
     this.core = core
+    this.onwrite = onwrite
   }
 
   async ready(): Promise<void> {
@@ -71,7 +75,7 @@ export class FeedIndex {
 
   // From now on the stored lengths may fall behind: a crash before saveLengths() must not be trusted.
   async markOpen(): Promise<void> {
-    await this.core.setUserData(CLEAN, null)
+    await this.write([[CLEAN, null]])
   }
 
   // The lengths that changed since they were last stored, and the clean mark, in one atomic write.
@@ -81,12 +85,14 @@ export class FeedIndex {
     await this.write(entries)
   }
 
+  // Every write of the index goes through here: one atomic batch.
   private async write(entries: Array<[string, Buffer | null]>): Promise<void> {
+    this.onwrite(entries.length)
     await writeUserData(this.core, entries)
   }
 
   async delete(key: Buffer): Promise<void> {
-    await this.core.setUserData(FEED + b4a.toString(key, 'hex'), null)
+    await this.deleteMany([key])
   }
 
   async deleteMany(keys: Buffer[]): Promise<void> {
@@ -98,11 +104,11 @@ export class FeedIndex {
   }
 
   async block(key: Buffer): Promise<void> {
-    await this.core.setUserData(BLOCKED + b4a.toString(key, 'hex'), b4a.alloc(1) as Buffer)
+    await this.blockMany([key])
   }
 
   async unblock(key: Buffer): Promise<void> {
-    await this.core.setUserData(BLOCKED + b4a.toString(key, 'hex'), null)
+    await this.write([[BLOCKED + b4a.toString(key, 'hex'), null]])
   }
 
   async loadCursor(name: string): Promise<Map<string, number>> {
@@ -161,7 +167,7 @@ export class FeedIndex {
   }
 
   async setKey(key: Buffer | null): Promise<void> {
-    await this.core.setUserData('key', key)
+    await this.write([['key', key]])
   }
 
   async close(): Promise<void> {

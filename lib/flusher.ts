@@ -5,7 +5,7 @@ import type Corestore from 'corestore'
 import safetyCatch from 'safety-catch'
 import { flushStorage } from './internals'
 
-const FLUSH_EVERY = 4096 // changes (index records, blocks appended or downloaded) between background flushes
+const FLUSH_EVERY = 4096 // changes (index entries written, blocks appended or downloaded) between background flushes
 
 export class StorageFlusher {
   private readonly store: Corestore

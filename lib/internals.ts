@@ -49,15 +49,14 @@ export function heldCore(store: Corestore, discoveryKey: Buffer): { replicator?:
   return tracker?.map?.get(b4a.toString(discoveryKey, 'hex')) ?? null
 }
 
-// Detaches the core and closes its open channel on this connection: hypercore drops the requests it
-// had sent that peer and asks other peers for those blocks.
+// Detaches the core and closes its open channel on this connection (protomux keeps one channel per
+// protocol and id: the feed's discovery key): hypercore drops the requests it had sent that peer and asks
+// other peers for those blocks.
 export function closeChannel(core: Hypercore, muxer: Protomux): void {
   detach(core, muxer)
-  const key = core.key
-  if (!key) return
-  for (const { channel, key: other } of coreChannels(muxer)) {
-    if (other && other.equals(key)) channel.close()
-  }
+  if (!core.discoveryKey) return
+  const channel = muxer.getLastChannel({ protocol: HYPERCORE_PROTOCOL, id: core.discoveryKey })
+  if (channel !== null && !channel.closed) channel.close()
 }
 
 // The remote's side of this core on one connection, or null when it has no channel for it there.

@@ -248,6 +248,10 @@ export interface MemberRecord {
   signature: Buffer
 }
 
+// In an authorized multifeed's sets a membership record is an entry keyed by its id with this length:
+// no feed is that long.
+export const RECORD_LENGTH = MAX_LENGTH
+
 export const RECORD_AUTHORIZE = 1
 export const RECORD_REVOKE = 2
 

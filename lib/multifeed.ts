@@ -14,14 +14,14 @@ import { ChannelRouter } from './router'
 import { toKey, toHex } from './keys'
 import { maybeCallback, splitCallback, Callback } from './callbacks'
 import * as errors from './errors'
-import { FeedEntry, LIMITS } from './messages'
+import { FeedEntry, LIMITS, RECORD_LENGTH } from './messages'
 import { detach, detachHeld, heldCore, trimIdleCores, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
 import { FeedInfo, FeedRecord, newRecord, infoOf, downloadLive } from './feed-record'
 import { TransferScheduler, TransferHost } from './transfers'
 import { FeedReader, ReaderHost, ReadStreamOptions } from './reader'
 import { StorageFlusher } from './flusher'
-import { Authority, AuthorityHost, RECORD_LENGTH } from './authority'
+import { Authority, AuthorityHost } from './authority'
 import { NOT_COUNTING, REVOKED_SIGNER } from './membership'
 import type { Signer } from './membership'
 import type { MemberRecord } from './messages'
@@ -231,7 +231,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       await pointer.close()
     }
     this.slot = this.store.namespace(toHex(this.discoveryKey!), { active: false })
-    this.index = new FeedIndex(this.slot.get({ name: 'index', active: false }))
+    this.index = new FeedIndex(this.slot.get({ name: 'index', active: false }), (n) => this.flusher.wrote(n))
     await this.index.ready()
     // the index lives under the key's discovery key, so only that key's multifeed finds it
     const stored = await this.index.getKey()
@@ -288,7 +288,6 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     // the lengths that moved, and the mark that makes the next ready() trust them
     const moved = [...this.records.values()].filter((r) => r.length !== r.storedLength)
     if (this.index) await this.index.saveLengths(moved).catch(safetyCatch)
-    this.flusher.wrote(moved.length + 1)
     await this.flusher.flush().catch(safetyCatch)
     await this.releaseStorage()
   }
@@ -402,7 +401,6 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private async putOrClose(record: FeedRecord, core: Hypercore): Promise<void> {
     try {
       await this.index!.put([record])
-      this.flusher.wrote(1)
     } catch (err) {
       await core.close().catch(safetyCatch)
       throw err
@@ -1038,7 +1036,6 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   // Durable before they are announced onward or shown to the app.
   private async addRemotes(records: FeedRecord[]): Promise<void> {
     const written = this.index!.put(records)
-    this.flusher.wrote(records.length)
     for (const record of records) {
       const created = written.then(() => record)
       created.catch(noop) // the failure reaches the caller through `written`

@@ -362,6 +362,7 @@ export class TransferScheduler {
   // pairing for its id is the core's own (or ours was consumed): leave it.
   private unserve(record: FeedRecord, exchange: FeedExchange, link: Link): void {
     this.freeUploadPlace(record.hex, link)
+    link.offered.delete(record.hex)
     if (link.uploads.delete(record.hex) && record.core === null) exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id: record.discoveryKey })
   }
 

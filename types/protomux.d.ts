@@ -54,6 +54,7 @@ declare module 'protomux' {
     pair(opts: { protocol: string, id?: Buffer | null }, notify: (id: Buffer) => void | Promise<void>): void
     unpair(opts: { protocol: string, id?: Buffer | null }): void
     opened(opts: { protocol: string, id?: Buffer | null }): boolean
+    getLastChannel(opts: { protocol: string, id?: Buffer | null }): Protomux.Channel | null
     createChannel(opts: Protomux.ChannelOptions): Protomux.Channel | null
     destroy(err?: Error): void
   }
