@@ -15,7 +15,7 @@ import { toKey, toHex } from './keys'
 import { maybeCallback, splitCallback, Callback } from './callbacks'
 import * as errors from './errors'
 import { FeedEntry, LIMITS, RECORD_LENGTH } from './messages'
-import { detach, detachHeld, heldCore, trimIdleCores, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
+import { detachHeld, heldCore, trimIdleCores, settleWrites, protocolMuxer, replicateStore, coreChannels, endGracefully, storedInfos } from './internals'
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
 import { FeedInfo, FeedRecord, newRecord, infoOf, downloadLive } from './feed-record'
 import { TransferScheduler, TransferHost } from './transfers'
@@ -764,8 +764,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     const ours = (hex: string): boolean => this.records.has(hex) && !ChannelRouter.sharedWithOthers(muxer, hex, null, false, root)
     for (const record of this.records.values()) {
       if (!ours(record.hex)) continue
-      if (record.core) detach(record.core, muxer)
-      detachHeld(this.base, record.discoveryKey, muxer)
+      detachHeld(this.base, record.discoveryKey, muxer) // the core object every session of ours shares
     }
     // detaching stops new feed channels; the open ones of our cores (ours, or opened by corestore on
     // request) close here. A channel of another Corestore's core for the same feed is not ours to close.

@@ -39,12 +39,11 @@ export interface TransferLimits {
 
 // One connection's transfers (exchange.transfers).
 export class Link {
-  readonly downloads = new Set<string>() // feeds downloading now, inside the window (hex keys)
+  readonly downloads = new Map<string, number>() // feeds downloading now, inside the window -> when each last brought a block
   readonly queued = new Set<string>() // feeds waiting for a window slot, in arrival order
   readonly uploads = new Map<string, number>() // feeds the remote is behind on: blocks still to send
   readonly feeds = new Set<string>() // cores kept open for this connection
   readonly stalled = new Set<string>() // feeds given up on this connection (no progress)
-  readonly progressAt = new Map<string, number>() // downloading feed -> when it last brought a block
   readonly uploading = new Map<string, number>() // cores opened for an upload -> when the remote last fetched
   readonly offered = new Map<string, number>() // uploads of cores already open (not in the window) -> last fetch
   readonly uploadWaiters: Array<() => void> = [] // remote opens waiting for an upload place
@@ -84,7 +83,7 @@ export class TransferScheduler {
     for (const wake of link.uploadWaiters.splice(0)) wake() // each finds the connection closed
     link.queued.clear()
     let freed = false
-    for (const hex of [...link.downloads]) freed = this.dropDownload(hex, link) || freed
+    for (const hex of [...link.downloads.keys()]) freed = this.dropDownload(hex, link) || freed
     for (const hex of link.feeds) {
       const record = this.host.recordOf(hex)
       if (record) this.closeIfUnused(record)
@@ -221,7 +220,7 @@ export class TransferScheduler {
     exchange.stats.bytesDownloaded += bytes
     this.lastSource.set(record.hex, exchange)
     const link = this.links.get(exchange)
-    if (link && link.downloads.has(record.hex)) link.progressAt.set(record.hex, Date.now())
+    if (link && link.downloads.has(record.hex)) link.downloads.set(record.hex, Date.now())
   }
 
   uploaded(record: FeedRecord, exchange: FeedExchange, bytes: number): void {
@@ -251,7 +250,6 @@ export class TransferScheduler {
       return null
     }
     this.addDownload(record, link)
-    link.progressAt.set(record.hex, Date.now())
     this.armTimer()
     const core = this.use(record, exchange, link)
     downloadLive(record)
@@ -266,14 +264,13 @@ export class TransferScheduler {
   }
 
   private addDownload(record: FeedRecord, link: Link): void {
-    link.downloads.add(record.hex)
+    link.downloads.set(record.hex, Date.now())
     this.downloading.set(record.hex, (this.downloading.get(record.hex) ?? 0) + 1)
   }
 
   // Returns whether a place in the window of all connections freed up.
   private dropDownload(hex: string, link: Link): boolean {
     if (!link.downloads.delete(hex)) return false
-    link.progressAt.delete(hex)
     const n = (this.downloading.get(hex) ?? 1) - 1
     if (n > 0) {
       this.downloading.set(hex, n)
@@ -348,7 +345,7 @@ export class TransferScheduler {
     source.stats.blocksDownloaded += blocks
     source.countFeedDownloaded(record.hex)
     const link = this.links.get(source)
-    if (link && link.downloads.has(record.hex)) link.progressAt.set(record.hex, Date.now())
+    if (link && link.downloads.has(record.hex)) link.downloads.set(record.hex, Date.now())
   }
 
   private isDownloading(exchange: FeedExchange, record: FeedRecord): boolean {
@@ -436,7 +433,7 @@ export class TransferScheduler {
     // fresh stallTimeout once those requests move to them
     const idle = new Map<string, Array<[FeedExchange, Link]>>()
     for (const [ex, link] of this.links) {
-      for (const [hex, at] of link.progressAt) {
+      for (const [hex, at] of link.downloads) {
         if (now - at < this.limits.stallTimeout) continue
         let list = idle.get(hex)
         if (!list) idle.set(hex, list = [])
@@ -449,7 +446,7 @@ export class TransferScheduler {
       const asked = record.core === null ? [] : list.filter(([ex]) => inflightOn(record.core!, ex.muxer) > 0)
       const give = asked.length > 0 ? asked : list
       for (const [ex, link] of give) this.stall(record, ex, link)
-      for (const [, link] of this.links) if (link.progressAt.has(hex)) link.progressAt.set(hex, now)
+      for (const [, link] of this.links) if (link.downloads.has(hex)) link.downloads.set(hex, now)
     }
     for (const [ex, link] of [...this.links]) {
       for (const hex of [...link.uploads.keys()]) {
@@ -477,7 +474,7 @@ export class TransferScheduler {
 
   private hasWork(): boolean {
     for (const link of this.links.values()) {
-      if (link.progressAt.size > 0 || link.uploading.size > 0 || link.offered.size > 0) return true
+      if (link.downloads.size > 0 || link.uploading.size > 0 || link.offered.size > 0) return true
       for (const hex of link.uploads.keys()) if (this.host.recordOf(hex)?.core) return true
     }
     return false
