@@ -13,6 +13,16 @@ async function create (t, opts = {}, dir) {
   return m
 }
 
+// A multifeed with `n` named writers w0..w(n-1), one block each ('block of w<i>').
+async function seeded (t, key, n, dir, opts = {}) {
+  const m = await create(t, { key, ...opts }, dir)
+  for (let i = 0; i < n; i++) {
+    const w = await m.writer('w' + i)
+    await w.append('block of w' + i)
+  }
+  return m
+}
+
 // Pipes two replication streams and keeps their errors for the test to inspect.
 function pipe (a, b, opts = {}) {
   const s1 = a.replicate(true, opts)
@@ -104,4 +114,4 @@ async function rawPeer (t, key, { version = messages.VERSION, client = 'MULTIFEE
   return { store, stream, muxer, received, events, ready, send: (type, buf) => channel.messages[type].send(buf) }
 }
 
-module.exports = { create, pipe, once, closed, until, bounded, boundedOrNull, rawPeer, Multifeed, messages }
+module.exports = { create, seeded, pipe, once, closed, until, bounded, boundedOrNull, rawPeer, Multifeed, messages }

@@ -4,16 +4,7 @@ const test = require('brittle')
 const crypto = require('hypercore-crypto')
 const Hypercore = require('hypercore')
 const { EventEmitter } = require('events')
-const { create, pipe, once, closed, bounded, Multifeed } = require('./helpers.js')
-
-async function seeded (t, key, n, dir) {
-  const m = await create(t, { key, valueEncoding: 'utf-8' }, dir)
-  for (let i = 0; i < n; i++) {
-    const w = await m.writer('w' + i)
-    await w.append('block of w' + i)
-  }
-  return m
-}
+const { create, seeded, pipe, once, closed, bounded, Multifeed } = require('./helpers.js')
 
 async function firstSync (a, b) {
   const [s1, s2] = pipe(a, b)
@@ -60,7 +51,7 @@ test('in-sync reconnect with every feed held and read live: no Hypercore channel
   const key = crypto.randomBytes(32)
   const dirA = await t.tmp()
   const dirB = await t.tmp()
-  const a0 = await seeded(t, key, 60, dirA)
+  const a0 = await seeded(t, key, 60, dirA, { valueEncoding: 'utf-8' })
   const b0 = await create(t, { key }, dirB)
   await firstSync(a0, b0)
   await a0.close()
