@@ -2,6 +2,7 @@
 import sodium from 'sodium-universal'
 import crypto from 'hypercore-crypto'
 import b4a from 'b4a'
+import c from 'compact-encoding'
 
 const [CAP_INITIATOR, CAP_RESPONDER, SALT] = crypto.namespace('hyper-multifeed', 3)
 
@@ -24,10 +25,13 @@ export function connectionSalt(sharedKey: Buffer, handshakeHash: Buffer): Buffer
 export const ELEMENT_BYTES = 14
 export const KEY_HASH_BYTES = 8
 
-// A reconciliation element: 8-byte salted hash of the feed key, then the length as 6 bytes little-endian.
-export function element(salt: Buffer, key: Buffer, length: number): Buffer {
+// A reconciliation element: 8-byte salted hash of the feed key (and of its fork when that is not 0, so a
+// feed at another fork is another element, never a shorter or longer one), then the length as 6 bytes
+// little-endian.
+export function element(salt: Buffer, key: Buffer, length: number, fork = 0): Buffer {
   const out = b4a.allocUnsafe(16) as Buffer // BLAKE2b gives at least 16 bytes: hash into 16, keep 8
-  sodium.crypto_generichash(out, key, salt)
+  if (fork === 0) sodium.crypto_generichash(out, key, salt)
+  else sodium.crypto_generichash_batch(out, [key, c.encode(c.uint, fork) as Buffer], salt)
   out.writeUIntLE(length, KEY_HASH_BYTES, 6)
   return out.subarray(0, ELEMENT_BYTES)
 }

@@ -11,6 +11,7 @@ import { Encoder, Decoder, codedSymbolCodec, CodedSymbol } from './riblt'
 import { ChannelRouter, Routed } from './router'
 import { VERSION_MISMATCH, CLIENT_MISMATCH, OWNER_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, QUEUE_FULL, MultifeedError } from './errors'
 import { toHex } from './keys'
+import { Position, covers } from './position'
 import { endGracefully, hasCoreChannels } from './internals'
 import type { Link } from './transfers'
 import { ExchangeStats, newStats } from './stats'
@@ -18,6 +19,7 @@ import { ExchangeStats, newStats } from './stats'
 export interface LocalEntry {
   key: Buffer
   length: number
+  fork?: number // absent: 0 (membership records, feeds never truncated)
 }
 
 // What an exchange needs from its multifeed.
@@ -34,7 +36,7 @@ export interface ExchangeHost {
   receiveRecords(exchange: FeedExchange, records: m.MemberRecord[]): Promise<void>
   // the remote has these feeds at these lengths: add the accepted ones, start downloads, return what began
   receiveEntries(exchange: FeedExchange, entries: m.FeedEntry[]): Promise<Hypercore[]>
-  localLength(hex: string): number
+  localPosition(hex: string): Position
   hasFeed(hex: string, writer?: boolean, store?: unknown): boolean
   // the remote lacks these feeds or has less of them: be ready to upload
   offer(exchange: FeedExchange, keys: Buffer[]): void
@@ -77,10 +79,11 @@ export class FeedExchange implements Routed {
   phase: Phase = 'opening' // where the exchange is now
   error: MultifeedError | null = null
   mode: 'none' | 'in-sync' | 'list' | 'sketch' | 'sketch-fallback' = 'none' // how the sets were compared
-  // feeds we wait for on this connection: hex key -> length the remote advertised
-  readonly pending = new Map<string, number>()
-  // what the remote told us it has: hex key -> length
+  // feeds we wait for on this connection: hex key -> what the remote advertised
+  readonly pending = new Map<string, Position>()
+  // what the remote told us it has: hex key -> length, and the fork where it is not 0 (see remotePosition)
   readonly remote = new Map<string, number>()
+  private readonly remoteForks = new Map<string, number>()
   // the transfers on this connection, owned by the multifeed's scheduler (lib/transfers.ts)
   transfers: Link | null = null
 
@@ -347,7 +350,7 @@ export class FeedExchange implements Routed {
     if (this.phase === 'closed') return
     const salt = this.salt = connectionSalt(this.host.key!, this.muxer.stream.handshakeHash)
     this.localDigest = new SetDigest(salt)
-    this.elements = this.local.map((entry) => element(salt, entry.key, entry.length))
+    this.elements = this.local.map((entry) => element(salt, entry.key, entry.length, entry.fork ?? 0))
     for (const el of this.elements) this.localDigest.toggle(el)
     this.send(0, m.encode(m.summary, { count: this.local.length, digest: this.localDigest.digest }))
   }
@@ -441,8 +444,7 @@ export class FeedExchange implements Routed {
     if (this.phase === 'list') {
       const behind: Buffer[] = []
       for (const e of this.local) {
-        const theirs = this.remote.get(toHex(e.key))
-        if (theirs === undefined || theirs < e.length) behind.push(e.key)
+        if (!this.remoteCovers(toHex(e.key), positionOf(e))) behind.push(e.key)
       }
       this.host.offer(this, behind)
     }
@@ -451,7 +453,12 @@ export class FeedExchange implements Routed {
   }
 
   private async receive(entries: m.FeedEntry[]): Promise<void> {
-    for (const e of entries) this.remote.set(toHex(e.key), e.length)
+    for (const e of entries) {
+      const hex = toHex(e.key)
+      this.remote.set(hex, e.length)
+      if (e.fork) this.remoteForks.set(hex, e.fork)
+      else this.remoteForks.delete(hex)
+    }
     if (this.remote.size > this.maxEntries) throw TOO_MANY_FEEDS(this.maxEntries, this.remote.size)
     const began = await this.host.receiveEntries(this, entries)
     for (const core of began) this.began.push(core)
@@ -505,7 +512,7 @@ export class FeedExchange implements Routed {
       const hash = toHex(elementKeyHash(el))
       remoteHashes.add(hash)
       const mine = this.byKeyHash.get(hash)
-      if (mine) learned.push({ key: mine.key, length: elementLength(el) })
+      if (mine) learned.push({ key: mine.key, length: elementLength(el), fork: mine.fork ?? 0 }) // a key hash names a fork too
       else want.push(b4a.from(elementKeyHash(el)) as Buffer)
     }
     const short: m.ShortEntry[] = []
@@ -557,7 +564,7 @@ export class FeedExchange implements Routed {
     const learned: m.FeedEntry[] = []
     for (const s of this.diffShort) {
       const mine = this.byKeyHash.get(toHex(s.hash))
-      if (mine) learned.push({ key: mine.key, length: s.length })
+      if (mine) learned.push({ key: mine.key, length: s.length, fork: mine.fork ?? 0 })
     }
     const answer: LocalEntry[] = []
     for (const w of this.diffWant) {
@@ -619,8 +626,7 @@ export class FeedExchange implements Routed {
   announce(entry: LocalEntry): void {
     if (this.finite && this.phase === 'live') return
     const hex = toHex(entry.key)
-    const known = this.remote.get(hex)
-    if (known !== undefined && known >= entry.length) return
+    if (this.remoteCovers(hex, positionOf(entry))) return
     this.announceQueue.set(hex, entry)
     if (this.phase !== 'live' || this.announceScheduled) return
     this.announceScheduled = true
@@ -633,10 +639,9 @@ export class FeedExchange implements Routed {
     if (this.phase !== 'live' || this.announceQueue.size === 0) return
     const entries: LocalEntry[] = []
     for (const [hex, e] of this.announceQueue) {
-      const known = this.remote.get(hex)
-      const length = this.host.localLength(hex)
-      if (known !== undefined && known >= length) continue
-      entries.push({ key: e.key, length })
+      const now = this.host.localPosition(hex)
+      if (this.remoteCovers(hex, now)) continue
+      entries.push({ key: e.key, length: now.length, fork: now.fork })
     }
     this.announceQueue.clear()
     const max = m.LIMITS.maxEntriesPerMessage
@@ -672,13 +677,26 @@ export class FeedExchange implements Routed {
   // The feed was removed here: stop waiting for it.
   onremoved(hex: string): void {
     this.remote.delete(hex)
+    this.remoteForks.delete(hex)
     if (this.pending.delete(hex) && this.pending.size === 0) this.progressed()
   }
 
-  // The multifeed's copy of a feed reached `length`.
-  onlength(hex: string, length: number): void {
+  // What the remote last told us it has of a feed, or undefined if it told us nothing.
+  remotePosition(hex: string): Position | undefined {
+    const length = this.remote.get(hex)
+    return length === undefined ? undefined : { length, fork: this.remoteForks.get(hex) ?? 0 }
+  }
+
+  // Does the remote hold all of `position` (as far as it told us)?
+  remoteCovers(hex: string, position: Position): boolean {
+    const theirs = this.remotePosition(hex)
+    return theirs !== undefined && covers(theirs, position)
+  }
+
+  // The multifeed's copy of a feed reached `position`.
+  onposition(hex: string, position: Position): void {
     const want = this.pending.get(hex)
-    if (want === undefined || length < want) return
+    if (want === undefined || !covers(position, want)) return
     this.pending.delete(hex)
     if (this.pending.size === 0) this.progressed()
   }
@@ -722,4 +740,8 @@ function decodeSymbols(codec: c.Encoder<CodedSymbol>, buf: Buffer): CodedSymbol[
   const n = peekUint(buf, 0)
   if (n > m.LIMITS.maxSymbolsPerMessage) throw BAD_MESSAGE(`${n} symbols in one message, the limit is ${m.LIMITS.maxSymbolsPerMessage}`)
   return m.decode(c.array(codec), buf, 'symbols')
+}
+
+function positionOf(e: LocalEntry): Position {
+  return { length: e.length, fork: e.fork ?? 0 }
 }

@@ -21,12 +21,14 @@ export interface FeedRecord extends FeedInfo {
   core: Hypercore | null // open session, or null: a known feed costs a record, not a core
   held: boolean // the app was handed `core`: it stays open until close() or remove()
   downloading: boolean // `core` has its one live download range (it lives as long as the session)
-  storedLength: number // the length in its index record; close() saves the records whose length moved
+  fork: number // the fork of the core `length` is in (a truncation by its writer starts the next one)
+  storedLength: number // the length and fork in its index record; close() saves the records that moved
+  storedFork: number
 }
 
-export function newRecord(key: Buffer, name: string | null, writable: boolean, length: number): FeedRecord {
+export function newRecord(key: Buffer, name: string | null, writable: boolean, length: number, fork = 0): FeedRecord {
   const discoveryKey = crypto.discoveryKey(key)
-  return { key, hex: toHex(key), discoveryKey, name, writable, length, storedLength: length, core: null, held: false, downloading: false }
+  return { key, hex: toHex(key), discoveryKey, name, writable, length, fork, storedLength: length, storedFork: fork, core: null, held: false, downloading: false }
 }
 
 // One live download range per session serves every connection; it lives as long as the session.

@@ -6,7 +6,7 @@ type Codec<T> = c.Encoder<T>
 type State = Parameters<Codec<unknown>['decode']>[0]
 
 export const PROTOCOL = 'hyper-multifeed'
-export const VERSION = '2.2.0'
+export const VERSION = '3.0.0'
 
 export interface Limits {
   maxEntriesPerMessage: number
@@ -14,12 +14,12 @@ export interface Limits {
   maxStringLength: number
 }
 
-// Lengths travel as 6-byte integers inside reconciliation elements.
+// Lengths travel as 6-byte integers inside reconciliation elements; forks are bounded the same way.
 export const MAX_LENGTH = 2 ** 48 - 1
 
-function length(state: State): number {
+function length(state: State, what = 'length'): number {
   const n = c.uint.decode(state)
-  if (n > MAX_LENGTH) throw BAD_MESSAGE(`length ${n} is beyond ${MAX_LENGTH}`)
+  if (n > MAX_LENGTH) throw BAD_MESSAGE(`${what} ${n} is beyond ${MAX_LENGTH}`)
   return n
 }
 
@@ -116,19 +116,22 @@ export const summary: Codec<Summary> = {
 export interface FeedEntry {
   key: Buffer
   length: number
+  fork?: number // the core's fork (3.0.0); absent when encoding: 0. Decoded entries always carry it.
 }
 
 const feedEntry: Codec<FeedEntry> = {
   preencode(state, m) {
     c.fixed32.preencode(state, m.key)
     c.uint.preencode(state, m.length)
+    c.uint.preencode(state, m.fork ?? 0)
   },
   encode(state, m) {
     c.fixed32.encode(state, m.key)
     c.uint.encode(state, m.length)
+    c.uint.encode(state, m.fork ?? 0)
   },
   decode(state) {
-    return { key: c.fixed32.decode(state) as Buffer, length: length(state) }
+    return { key: c.fixed32.decode(state) as Buffer, length: length(state), fork: length(state, 'fork') }
   }
 }
 
@@ -320,24 +323,30 @@ export interface IndexRecord {
   name: string | null
   writable: boolean
   length: number // contiguous length when the record was last saved; trusted only after a clean close
+  fork?: number // the core's fork then; absent or 0: never truncated
+  behind?: boolean // saved while blocks were still landing: the core may hold more, read it at open
 }
 
-// flags: 1 writable, 2 name follows, 4 length follows (records of 0.1.0 before lengths were kept lack it)
+// flags: 1 writable, 2 name follows, 4 length follows (records of 0.1.0 before lengths were kept lack
+// it), 8 fork follows (only when it is not 0), 16 the length may be behind the core
 export const indexRecord: Codec<IndexRecord> = {
   preencode(state, m) {
     c.uint.preencode(state, 0)
     if (m.name !== null) c.string.preencode(state, m.name)
     c.uint.preencode(state, m.length)
+    if (m.fork) c.uint.preencode(state, m.fork)
   },
   encode(state, m) {
-    c.uint.encode(state, (m.writable ? 1 : 0) | (m.name !== null ? 2 : 0) | 4)
+    c.uint.encode(state, (m.writable ? 1 : 0) | (m.name !== null ? 2 : 0) | 4 | (m.fork ? 8 : 0) | (m.behind === true ? 16 : 0))
     if (m.name !== null) c.string.encode(state, m.name)
     c.uint.encode(state, m.length)
+    if (m.fork) c.uint.encode(state, m.fork)
   },
   decode(state) {
     const flags = c.uint.decode(state)
-    if (flags > 7) throw BAD_MESSAGE('unknown index record flags ' + flags)
+    if (flags > 31) throw BAD_MESSAGE('unknown index record flags ' + flags)
     const name = (flags & 2) !== 0 ? c.string.decode(state) : null
-    return { writable: (flags & 1) !== 0, name, length: (flags & 4) !== 0 ? length(state) : 0 }
+    const len = (flags & 4) !== 0 ? length(state) : 0
+    return { writable: (flags & 1) !== 0, name, length: len, fork: (flags & 8) !== 0 ? length(state, 'fork') : 0, behind: (flags & 16) !== 0 }
   }
 }

@@ -19,6 +19,7 @@ import { detachHeld, heldCore, trimIdleCores, settleWrites, protocolMuxer, repli
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
 import { FeedInfo, FeedRecord, newRecord, infoOf, downloadLive } from './feed-record'
 import { TransferScheduler, TransferHost } from './transfers'
+import { Position, covers } from './position'
 import { FeedReader, ReaderHost, ReadStreamOptions } from './reader'
 import { StorageFlusher } from './flusher'
 import { Authority, AuthorityHost } from './authority'
@@ -76,8 +77,9 @@ export interface WriterOptions {
   keypair?: { publicKey: Buffer, secretKey: Buffer } // the original multifeed's spelling
 }
 
-// Reading cores' lengths from storage (only after an unclean close) in slices keeps RocksDB's read
-// buffers small: one batch for 10,000 feeds peaks at ~60 MB more.
+// Reading cores' lengths from storage (after an unclean close, or for the feeds that were downloading at
+// the last close) in slices keeps RocksDB's read buffers small: one batch for 10,000 feeds peaks at ~60 MB
+// more.
 const INFO_BATCH = 256
 
 // Feeds one connection downloads at once; the rest wait their turn, so a first sync of many feeds holds
@@ -242,8 +244,12 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     const { feeds, blocked, clean } = await this.index.load()
     for (const key of blocked) this.blocked.add(toHex(key))
     // a blocked feed never comes back, even if a crash left its record behind
-    const records = feeds.filter((f) => !this.blocked.has(toHex(f.key))).map((f) => newRecord(f.key, f.name, f.writable, f.length))
-    if (!clean) await this.readLengths(records)
+    const kept = feeds.filter((f) => !this.blocked.has(toHex(f.key)))
+    const records = kept.map((f) => newRecord(f.key, f.name, f.writable, f.length, f.fork ?? 0))
+    // the feeds that were downloading when the last close saved them may hold more blocks than it saw
+    const behind = clean ? records.filter((r, i) => kept[i].behind === true) : records
+    await this.readLengths(behind)
+    if (clean) for (const r of behind) r.storedLength = -1 // saved again at close, without the mark
     for (const record of records) this.addRecord(record)
     this.authority = await Authority.open(this, this.index, this.discoveryKey!, this.ownerOption, records.length > 0)
     // a crash between storing a revocation and removing its feed: the feed goes now
@@ -260,12 +266,17 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       slice.forEach((record, j) => {
         const info = infos[j]
         record.length = info === null ? 0 : Math.max(info.hints?.contiguousLength ?? 0, record.writable && info.head ? info.head.length : 0)
+        record.fork = info?.head?.fork ?? 0
       })
     }
   }
 
+
+
   protected async _close(): Promise<void> {
     await this.freeing
+    // remote feeds downloading now: blocks in flight still land after our sessions close, unseen by us
+    const downloading = [...this.records.values()].filter((r) => r.core !== null && !r.writable)
     // readers end first: a named cursor saves its progress while the index is open
     await Promise.all([...this.readers].map((reader) => new Promise<void>((resolve) => {
       reader.once('close', () => resolve())
@@ -286,8 +297,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     }
     await Promise.allSettled(closing)
     // the lengths that moved, and the mark that makes the next ready() trust them
-    const moved = [...this.records.values()].filter((r) => r.length !== r.storedLength)
-    if (this.index) await this.index.saveLengths(moved).catch(safetyCatch)
+    const behind = new Set(downloading.filter((r) => this.records.get(r.hex) === r))
+    const moved = [...this.records.values()].filter((r) => !behind.has(r) && (r.length !== r.storedLength || r.fork !== r.storedFork))
+    const saved = [...moved, ...[...behind].map((r) => ({ ...r, behind: true }))]
+    if (this.index) await this.index.saveLengths(saved).catch(safetyCatch)
     await this.flusher.flush().catch(safetyCatch)
     await this.releaseStorage()
   }
@@ -371,7 +384,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       await this.makeWritable(known, name, core)
       return known
     }
-    const record = newRecord(core.key!, name, true, core.contiguousLength)
+    const record = newRecord(core.key!, name, true, core.contiguousLength, core.fork)
     // durable before anyone sees it: a crash after this line cannot lose a writer that writer() returned
     await this.putOrClose(record, core)
     this.addRecord(record)
@@ -692,11 +705,11 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       const record = this.records.get(hex)
       if (record !== undefined) this.announce(record)
       for (const ex of this.exchanges.values()) {
-        const length = ex.remote.get(hex)
-        if (length === undefined || length === RECORD_LENGTH || ex.closed) continue
+        const theirs = ex.remotePosition(hex)
+        if (theirs === undefined || theirs.length === RECORD_LENGTH || ex.closed) continue
         let entries = fetch.get(ex)
         if (!entries) fetch.set(ex, entries = [])
-        entries.push({ key: b4a.from(hex, 'hex') as Buffer, length })
+        entries.push({ key: b4a.from(hex, 'hex') as Buffer, length: theirs.length, fork: theirs.fork })
       }
     }
     await Promise.all([...fetch].map(([ex, entries]) => this.receiveEntries(ex, entries).then((began) => ex.emitRemoteFeeds(began), safetyCatch)))
@@ -880,21 +893,27 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     return record.core!
   }
 
-  // Keep the record's length current while its core is open, and tell every connection.
+  // Keep the record's length and fork current while its core is open, and tell every connection. Within
+  // a fork the length only grows; a truncation (by the writer, or a peer's newer fork met in
+  // replication) moves the record to the core's new fork and length.
   private adopt(record: FeedRecord, core: Hypercore): void {
     record.core = core
     record.downloading = false
     const update = (): void => {
+      if (!core.opened) return
       const length = core.contiguousLength
-      if (length <= record.length) return
-      const grown = length - record.length
+      const fork = core.fork
+      if (fork < record.fork || (fork === record.fork && length <= record.length)) return
+      const grown = fork === record.fork ? length - record.length : 0
       record.length = length
-      this.flusher.wrote(grown)
-      this.transfers.grown(record, grown, length)
+      record.fork = fork
+      this.flusher.wrote(Math.max(1, grown))
+      this.transfers.grown(record, grown)
       this.announce(record)
       this.changed(record)
     }
     core.on('append', update)
+    core.on('truncate', update)
     core.on('download', (index: number, bytes: number, from: Hypercore.Peer) => {
       const ex = this.exchangeOn(from)
       if (ex) this.transfers.downloaded(record, ex, bytes)
@@ -939,7 +958,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     if (this.exchanges.size === 0 || !this.shareable(record)) return
     this.isShared(record).then((shared) => {
       if (!shared) return
-      for (const ex of this.exchanges.values()) ex.announce({ key: record.key, length: record.length })
+      for (const ex of this.exchanges.values()) ex.announce({ key: record.key, length: record.length, fork: record.fork })
     }, safetyCatch)
   }
 
@@ -952,7 +971,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   async sharedEntries(): Promise<LocalEntry[]> {
     const out: LocalEntry[] = []
     for (const record of this.records.values()) {
-      if (this.shareable(record) && (this.shareFilter === null || await this.isShared(record))) out.push({ key: record.key, length: record.length })
+      if (this.shareable(record) && (this.shareFilter === null || await this.isShared(record))) out.push({ key: record.key, length: record.length, fork: record.fork })
     }
     // the membership records take part in the same set: an in-sync reconnect compares them too
     if (this.authority !== null) for (const e of this.authority.entries()) out.push(e)
@@ -981,9 +1000,9 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     return store === undefined || store === (this.base.root ?? this.base)
   }
 
-  localLength(hex: string): number {
+  localPosition(hex: string): Position {
     const r = this.records.get(hex)
-    return r ? r.length : 0
+    return r ? { length: r.length, fork: r.fork } : { length: 0, fork: 0 }
   }
 
   async receiveEntries(exchange: FeedExchange, entries: FeedEntry[]): Promise<Hypercore[]> {
@@ -1022,10 +1041,12 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
       const hex = toHex(entry.key)
       const record = this.records.get(hex) ?? await this.creatingFeeds.get(hex)
       if (!record || this.records.get(hex) !== record) continue
-      if (entry.length < record.length) this.transfers.serve(exchange, record)
+      const theirs = { length: entry.length, fork: entry.fork ?? 0 }
+      if (!covers(theirs, record)) this.transfers.serve(exchange, record)
       else this.transfers.caughtUp(exchange, record)
-      if (record.writable || entry.length <= record.length || exchange.closed) continue
-      const core = this.transfers.want(exchange, record, entry.length)
+      // a writer is the only source of its feed (a remote's other fork of it is not ours to take)
+      if (record.writable || covers(record, theirs) || exchange.closed) continue
+      const core = this.transfers.want(exchange, record, theirs)
       if (core) began.push(core)
     }
     this.checkSynced() // a live announcement can make a synced multifeed wait again

@@ -70,6 +70,7 @@ export class FeedReader extends Readable {
   private readonly select: (record: FeedRecord) => boolean
   private readonly positions = new Map<string, number>() // next block to read of each feed
   private readonly handed = new Map<string, number>() // blocks of each feed the consumer took
+  private readonly forks = new Map<string, number>() // the fork each feed was at when it was last looked at
   private readonly turns = new Set<string>() // feeds with blocks to read, in turn order
   private readonly reading = new Set<string>() // feeds in a turn now
   private readonly missing = new Map<string, number>() // feed -> the block it waits for (not stored here)
@@ -165,7 +166,22 @@ export class FeedReader extends Readable {
     if (!this.started || this.ended || this.destroying) return
     if (this.reading.has(record.hex)) this.touched.add(record.hex) // endTurn looks again
     this.missing.delete(record.hex)
+    this.truncated(record)
     this.consider(record)
+  }
+
+  // Its writer truncated the feed (we met the new fork): blocks past the new length were replaced, so
+  // reading goes on from there and the blocks that replace them come as they arrive.
+  private truncated(record: FeedRecord): void {
+    const seen = this.forks.get(record.hex)
+    if (seen === undefined || seen === record.fork) return
+    this.forks.set(record.hex, record.fork)
+    if (this.positions.get(record.hex)! > record.length) this.positions.set(record.hex, record.length)
+    if (this.handed.get(record.hex)! > record.length) {
+      this.handed.set(record.hex, record.length)
+      if (this.cursor !== null) this.dirty.add(record.hex)
+    }
+    if (this.targets !== null) this.targets.set(record.hex, Math.min(this.targets.get(record.hex) ?? 0, record.length))
   }
 
   // The feed left the multifeed. Its place stays: if it comes back (downloaded again, authorized again),
@@ -185,6 +201,7 @@ export class FeedReader extends Readable {
       if (!this.select(record)) return
       const from = this.since?.get(record.hex) ?? 0
       this.positions.set(record.hex, from)
+      this.forks.set(record.hex, record.fork)
       if (!this.handed.has(record.hex)) this.handed.set(record.hex, from)
     }
     if (this.reading.has(record.hex) || this.missing.has(record.hex)) return

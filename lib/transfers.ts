@@ -21,6 +21,7 @@ import type { FeedExchange } from './exchange'
 import { FeedRecord, downloadLive } from './feed-record'
 import { attach, detach, closeChannel, isAttached, peerOn, inflightOn, HYPERCORE_PROTOCOL } from './internals'
 import { ChannelRouter } from './router'
+import { Position, covers } from './position'
 
 export interface TransferHost {
   readonly closing: Promise<void> | null
@@ -104,14 +105,14 @@ export class TransferScheduler {
     return false
   }
 
-  // The remote advertised `length` of a feed we have less of: download it (or queue it behind the window).
-  want(exchange: FeedExchange, record: FeedRecord, length: number): Hypercore | null {
+  // The remote advertised more of a feed than we have: download it (or queue it behind the window).
+  want(exchange: FeedExchange, record: FeedRecord, target: Position): Hypercore | null {
     const link = this.links.get(exchange)
     if (!link) return null
     // another multifeed on this connection writes this feed: one Hypercore channel per feed and connection,
     // and it is that writer's (a member of our group advertising another group's key cannot take it)
     if (ChannelRouter.sharedWithOthers(exchange.muxer, record.hex, exchange, true)) return null
-    exchange.pending.set(record.hex, length)
+    exchange.pending.set(record.hex, target)
     link.stalled.delete(record.hex) // a new advertisement earns a new try
     return this.startDownload(record, exchange, link)
   }
@@ -122,11 +123,12 @@ export class TransferScheduler {
   serve(exchange: FeedExchange, record: FeedRecord): void {
     const link = this.links.get(exchange)
     if (!link) return
-    const theirs = exchange.remote.get(record.hex) ?? 0
-    if (theirs >= record.length) return
+    const theirs = exchange.remotePosition(record.hex)
+    if (theirs !== undefined && covers(theirs, record)) return
     // already owed: the count is going down as blocks go out (growth adds to it in grown())
     if (link.uploads.has(record.hex)) return
-    link.uploads.set(record.hex, record.length - theirs)
+    // a remote on another fork may need every block of ours (it keeps only what the forks share)
+    link.uploads.set(record.hex, record.length - (theirs !== undefined && theirs.fork === record.fork ? theirs.length : 0))
     if (link.feeds.has(record.hex)) return
     if (record.core !== null) {
       // already open: attached now, outside the window; given up like any upload the remote fetches
@@ -203,13 +205,13 @@ export class TransferScheduler {
 
   // --- events of an open core (the multifeed forwards them) ---
 
-  // Our contiguous copy grew by `blocks` to `length`.
-  grown(record: FeedRecord, blocks: number, length: number): void {
+  // Our contiguous copy grew by `blocks` (or moved to another fork) and is now at the record's position.
+  grown(record: FeedRecord, blocks: number): void {
     if (!record.writable) this.countDownloaded(record, blocks)
     for (const [ex, link] of this.links) {
       const left = link.uploads.get(record.hex)
       if (left !== undefined) link.uploads.set(record.hex, left + blocks) // the remote will want these too
-      ex.onlength(record.hex, length)
+      ex.onposition(record.hex, record)
       // done on this connection; after the tick, so the other blocks of the batch that completed the feed
       // still report their download
       if (link.downloads.has(record.hex) && !ex.pending.has(record.hex)) setImmediate(() => this.settle(record, ex))
@@ -366,9 +368,9 @@ export class TransferScheduler {
   // Does the remote have all we have? Its announced length, or its contiguous length as hypercore
   // reports it: in a mesh it also gets blocks from other peers, so counting our own uploads is not enough.
   private remoteHas(record: FeedRecord, exchange: FeedExchange): boolean {
-    if ((exchange.remote.get(record.hex) ?? 0) >= record.length) return true
+    if (exchange.remoteCovers(record.hex, record)) return true
     const peer = record.core === null ? null : peerOn(record.core, exchange.muxer)
-    return peer !== null && peer.remoteContiguousLength >= record.length
+    return peer !== null && peer.remoteFork === record.fork && peer.remoteContiguousLength >= record.length
   }
 
   private finishUpload(record: FeedRecord, exchange: FeedExchange, link: Link): void {

@@ -298,3 +298,19 @@ test('createReadStream: a checkpoint keeps the place of feeds the stream did not
   await collect(one)
   t.alike(one.checkpoint(), saved, 'the unselected feed keeps its place: nothing is read twice later')
 })
+
+test('createReadStream: after a truncation a live reader goes on from the new length, with the blocks that replaced read ones', async (t) => {
+  const { m, writers: [w] } = await withWriters(t, [4])
+  const stream = m.createReadStream({ live: true })
+  const it = stream[Symbol.asyncIterator]()
+  const next = async () => (await bounded(t, it.next(), 'the next block', 3000)).value
+  const first = []
+  for (let i = 0; i < 4; i++) first.push(await next())
+  t.alike(first.map((b) => b.value), ['w0-0', 'w0-1', 'w0-2', 'w0-3'], 'the first fork')
+  await w.truncate(2)
+  await w.append(['new-2', 'new-3', 'new-4'])
+  const after = []
+  for (let i = 0; i < 3; i++) after.push(await next())
+  t.alike(after.map((b) => [b.seq, b.value]), [[2, 'new-2'], [3, 'new-3'], [4, 'new-4']], 'the new fork from the truncation point')
+  stream.destroy()
+})

@@ -809,6 +809,66 @@ function pipe (a, b) {
   return [s1, s2]
 }
 
+// --- 5. truncation ---
+
+// Bytes written into a replication stream (one direction; both streams of a pipe give both).
+function countBytes (stream) {
+  const n = { bytes: 0 }
+  stream.on('data', (d) => { n.bytes += d.byteLength })
+  return n
+}
+
+async function truncation (s, log) {
+  const key = crypto.randomBytes(32)
+  const N = 2000
+  const a = await openMultifeed(s, { key })
+  const w = await a.writer('w')
+  await w.append(blocks(N, 1024, 'old'))
+  const b = await openMultifeed(s, { key })
+  let [s1] = pipe(a, b)
+  await b.synced()
+  await until(() => b.list().some((f) => f.length === N), 10000)
+  s1.destroy()
+  // the writer truncates half its feed and appends as much again: a new fork of the same length
+  await w.truncate(N / 2)
+  await w.append(blocks(N / 2, 1024, 'new'))
+  const expected = async (m) => {
+    const f = m.list().find((x) => x.key.equals(w.key))
+    if (!f || f.length !== N) return false
+    return (await m.feed(w.key).get(N - 1, { wait: false, valueEncoding: 'utf-8' })) === blocks(N / 2, 1024, 'new')[N / 2 - 1]
+  }
+  let t0 = Date.now()
+  let s1b
+  ;[s1, s1b] = pipe(a, b)
+  const wire = countBytes(s1)
+  const wireBack = countBytes(s1b)
+  const old = await until(() => expected(b), 15000)
+  const oldMs = since(t0, old)
+  const oldBytes = wire.bytes + wireBack.bytes
+  // a fresh peer that meets only b (which holds the new fork now)
+  const c = await openMultifeed(s, { key })
+  t0 = Date.now()
+  const [s2] = pipe(c, b)
+  const fresh = await until(() => expected(c), 15000)
+  const freshMs = since(t0, fresh)
+  let synced = false
+  await Promise.race([c.synced().then(() => { synced = true }), sleep(2000)])
+  s1.destroy()
+  s2.destroy()
+  log(`a writer of ${N} x 1 KB blocks truncates to ${N / 2} and appends ${N / 2} new blocks (a new fork at the same length)`)
+  log(`a peer on the old fork reconnects: the new fork in full after ${secs(oldMs)} (${KB(oldBytes)} on the wire, both ways)`)
+  log(`a fresh peer that meets only that peer: the new fork in full after ${secs(freshMs)}; synced(): ${synced ? 'resolved' : 'pending'}`)
+  const problems = []
+  if (old === null) problems.push('the peer on the old fork never got the new fork')
+  if (fresh === null) problems.push('the fresh peer never got the new fork')
+  if (!synced) problems.push('the fresh peer\'s synced() did not resolve')
+  return {
+    r: { blocks: N, oldMs, oldBytes, freshMs, synced },
+    problems,
+    row: [`5 truncation: ${N} x 1 KB, truncated to ${N / 2}, ${N / 2} new`, `old-fork peer: ${secs(oldMs)}; fresh peer via it: ${secs(freshMs)}, synced()`, '-', '-', KB(oldBytes)]
+  }
+}
+
 async function closeDuringSync (s, log) {
   const rand = prng(SEED)
   const key = crypto.randomBytes(32)
@@ -862,6 +922,7 @@ async function closeDuringSync (s, log) {
   const problems = []
   if (over > 0) problems.push(`${over} records overstated their core`)
   if (wrong > 0) problems.push(`${wrong} opened records did not follow their core`)
+  if (behindRecords > 0) problems.push(`${behindRecords} records understated their core after a clean close`)
   return {
     r,
     problems,
@@ -929,6 +990,7 @@ const SCENARIOS = [
   ['3', 'window starvation', starvation],
   ['4', 'stalling holder', stallingHolder],
   ['4b', 'stalling holder, honest peer in the same watchdog sweep', stallingHolderPhase],
+  ['5', 'truncation', truncation],
   ['6', 'flood, forwarding, purge', flood],
   ['7', 'forced opening', forcedOpening],
   ['8', 'many connections', manyConnections],
