@@ -40,6 +40,9 @@ export interface ExchangeHost {
   hasFeed(hex: string, writer?: boolean, store?: unknown): boolean
   // the remote lacks these feeds or has less of them: be ready to upload
   offer(exchange: FeedExchange, keys: Buffer[]): void
+  // the remote opened the Hypercore channel of a core with this discovery key, and no channel of ours
+  // waits for it: serve it if it is one of our feeds (null: it is not)
+  remoteCoreOpened(exchange: FeedExchange, discoveryKey: Buffer): Promise<void> | null
   exchangeUpdated(exchange: FeedExchange): void
   exchangeClosed(exchange: FeedExchange, err: MultifeedError | null): void
 }
@@ -129,6 +132,7 @@ export class FeedExchange implements Routed {
     this.openFirst = openFirst
     this.stats = newStats()
     this.router = ChannelRouter.from(muxer)
+    this.router.join(this)
     if (host.opening) this.router.wait(host.opening)
     this.timeout = timeout
     this.offStreamClose = this.router.onStreamClose(stream, () => this.destroy(null))
@@ -181,6 +185,11 @@ export class FeedExchange implements Routed {
 
   onremoteopen(): void {
     if (this.phase === 'opening' && this.muxer.stream.handshakeHash && this.host.discoveryKey) this.open()
+  }
+
+  onremotecore(discoveryKey: Buffer): Promise<void> | null {
+    if (this.phase === 'closed') return null
+    return this.host.remoteCoreOpened(this, discoveryKey)
   }
 
   private open(): void {
@@ -715,6 +724,7 @@ export class FeedExchange implements Routed {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     if (this.host.discoveryKey) this.router.delete(this.host.discoveryKey, this)
+    this.router.leave(this)
     this.router.unwatchForeign(this)
     if (this.channel !== null) this.channel.close()
     this.encoder = null

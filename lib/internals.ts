@@ -9,6 +9,15 @@ import b4a from 'b4a'
 
 export const HYPERCORE_PROTOCOL = 'hypercore/alpha'
 
+type Notify = (id: Buffer | null) => unknown
+
+// The handler protomux calls for a remote open of `protocol` with an id nothing paired by itself (for
+// Hypercore: corestore's, which opens any stored core the remote names).
+export function catchAll(muxer: Protomux, protocol: string): Notify | null {
+  const pairs = (muxer as unknown as { _notify?: Map<string, Notify> })._notify
+  return pairs?.get(protocol + '##') ?? null
+}
+
 export function protocolMuxer(stream: unknown): Protomux {
   return Hypercore.getProtocolMuxer(stream)
 }

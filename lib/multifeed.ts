@@ -122,6 +122,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private slot: Corestore | null = null
   private index: FeedIndex | null = null
   private readonly records = new Map<string, FeedRecord>()
+  private readonly byDiscoveryKey = new Map<string, FeedRecord>() // the same records, by hex discovery key
   private readonly writersByName = new Map<string, FeedRecord>()
   private readonly flusher: StorageFlusher
   private readonly ownerOption: true | Buffer | undefined
@@ -313,7 +314,10 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   }
 
   private addRecord(record: FeedRecord): void {
+    const replaced = this.records.get(record.hex)
+    if (replaced !== undefined) this.byDiscoveryKey.delete(toHex(replaced.discoveryKey))
     this.records.set(record.hex, record)
+    this.byDiscoveryKey.set(toHex(record.discoveryKey), record)
     if (record.writable && record.name !== null) this.writersByName.set(record.name, record)
     this.changed(record)
   }
@@ -572,6 +576,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
   private forget(records: FeedRecord[]): void {
     for (const record of records) {
       this.records.delete(record.hex)
+      this.byDiscoveryKey.delete(toHex(record.discoveryKey))
       if (record.name !== null && this.writersByName.get(record.name) === record) this.writersByName.delete(record.name)
       for (const set of this.introducedBy.values()) set.delete(record.hex)
     }
@@ -750,6 +755,7 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     if (live === false && !owned) throw errors.INVALID_ARGUMENT('live: false needs a stream of its own (replicate(isInitiator)), not a shared one')
     const stream = replicateStore(this.store, isInitiator, streamOpts) as any
     const muxer = protocolMuxer(stream)
+    ChannelRouter.from(muxer).claimCoreOpens() // corestore paired its catch-all again: ours goes first
     if (this.exchanges.has(muxer)) return stream
     if (this.exchanges.size >= this.maxConnections) {
       const err = errors.TOO_MANY_CONNECTIONS(this.maxConnections)
@@ -998,6 +1004,12 @@ export class Multifeed extends ReadyResource implements ExchangeHost, TransferHo
     const record = this.records.get(hex)
     if (record === undefined || (writer && !record.writable)) return false
     return store === undefined || store === (this.base.root ?? this.base)
+  }
+
+  remoteCoreOpened(exchange: FeedExchange, discoveryKey: Buffer): Promise<void> | null {
+    const record = this.byDiscoveryKey.get(toHex(discoveryKey))
+    if (record === undefined) return null
+    return this.transfers.remoteOpened(exchange, record)
   }
 
   localPosition(hex: string): Position {

@@ -1,9 +1,13 @@
 // One pairing handler per muxer for every multifeed on it. protomux keeps one notify callback per
 // (protocol, id); a multifeed whose key is still loading cannot pair its id yet, so we pair the whole
 // protocol once and route by id after every pending multifeed on this muxer is ready.
+// The same for remote opens of Hypercore channels: corestore's handler would open any stored core the
+// remote names, unbounded; ours lets the multifeed that has the feed serve it within its upload window,
+// refuses other cores on a multifeed's own stream, and leaves them to corestore on a shared connection.
 import type Protomux from 'protomux'
 import b4a from 'b4a'
 import { PROTOCOL } from './messages'
+import { catchAll, HYPERCORE_PROTOCOL } from './internals'
 
 const ROUTER = Symbol('hyper-multifeed router')
 
@@ -12,6 +16,9 @@ export interface Routed {
   onremoteopen(): void
   // the remote offered a multifeed channel with an id no multifeed here has
   onforeign?(): void
+  // the remote opened a Hypercore channel nothing of ours waits for: serve it if the feed is ours (null: not)
+  onremotecore(discoveryKey: Buffer): Promise<void> | null
+  readonly owned: boolean // the stream is the multifeed's own (replicate(bool)): nothing else rides it
   // this multifeed has a record of the feed (hex key); `writer`: as one of its own writers; `store`: and
   // keeps it in that Corestore (so the core is the same object)
   hasFeed(hex: string, writer?: boolean, store?: unknown): boolean
@@ -27,8 +34,37 @@ export class ChannelRouter {
   // connection would otherwise add 1,000 listeners)
   private readonly closers = new Map<unknown, Set<() => void>>()
 
+  private readonly muxer: Protomux
+  private coreFallback: ((id: Buffer | null) => unknown) | null = null // corestore's handler
+  private readonly oncore = async (id: Buffer): Promise<void> => { await this.oncoreopen(id) }
+  private readonly members = new Set<Routed>() // every multifeed exchange on this muxer, from its start
+
   private constructor(muxer: Protomux) {
+    this.muxer = muxer
     muxer.pair({ protocol: PROTOCOL }, (id) => this.onpair(id))
+    this.claimCoreOpens()
+  }
+
+  // Pairs our handler for Hypercore opens, keeping the one it replaces (corestore pairs its own each
+  // time a Corestore replicates on this muxer).
+  claimCoreOpens(): void {
+    const current = catchAll(this.muxer, HYPERCORE_PROTOCOL)
+    if (current === this.oncore) return
+    this.coreFallback = current
+    this.muxer.pair({ protocol: HYPERCORE_PROTOCOL }, this.oncore)
+  }
+
+  private async oncoreopen(id: Buffer | null): Promise<unknown> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending])
+    if (!id) return
+    let owned = false
+    for (const routed of this.members) {
+      const serving = routed.onremotecore(id)
+      if (serving !== null) return serving
+      if (routed.owned) owned = true
+    }
+    if (owned || this.coreFallback === null) return // refused: protomux rejects an open nothing answered
+    return this.coreFallback(id)
   }
 
   static from(muxer: Protomux): ChannelRouter {
@@ -51,6 +87,14 @@ export class ChannelRouter {
     if (!router) return false
     for (const routed of router.routes.values()) if (routed !== self && routed.hasFeed(hex, writer, store)) return true
     return false
+  }
+
+  join(routed: Routed): void {
+    this.members.add(routed)
+  }
+
+  leave(routed: Routed): void {
+    this.members.delete(routed)
   }
 
   add(id: Buffer, routed: Routed): void {

@@ -127,8 +127,7 @@ export class TransferScheduler {
     if (theirs !== undefined && covers(theirs, record)) return
     // already owed: the count is going down as blocks go out (growth adds to it in grown())
     if (link.uploads.has(record.hex)) return
-    // a remote on another fork may need every block of ours (it keeps only what the forks share)
-    link.uploads.set(record.hex, record.length - (theirs !== undefined && theirs.fork === record.fork ? theirs.length : 0))
+    link.uploads.set(record.hex, owed(record, theirs))
     if (link.feeds.has(record.hex)) return
     if (record.core !== null) {
       // already open: attached now, outside the window; given up like any upload the remote fetches
@@ -141,16 +140,36 @@ export class TransferScheduler {
     // protomux rejects the remote's open unless our channel exists when this resolves
     exchange.muxer.pair({ protocol: HYPERCORE_PROTOCOL, id }, async () => {
       exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id })
-      const wanted = (): boolean => !exchange.closed && !this.host.closing && link.uploads.has(record.hex) && this.host.recordOf(record.hex) === record
-      if (!wanted()) return
-      // the remote's open waits (protomux holds it) until a place in the upload window frees
-      while (link.uploading.size >= this.limits.maxUploads && record.core === null) {
-        await new Promise<void>((resolve) => link.uploadWaiters.push(resolve))
-        if (!wanted()) return
-      }
-      if (record.core === null) link.uploading.set(record.hex, Date.now())
-      await this.attach(this.use(record, exchange, link), exchange, true).catch(safetyCatch)
+      await this.openForRemote(record, exchange, link)
     })
+  }
+
+  // The remote opened the feed's Hypercore channel unasked (it reads a block it lacks, or it is a plain
+  // Hypercore peer that knows the key): served like an upload, in the same window, and given up when
+  // the remote fetches nothing for stallTimeout.
+  async remoteOpened(exchange: FeedExchange, record: FeedRecord): Promise<void> {
+    const link = this.links.get(exchange)
+    if (!link || exchange.closed || this.host.closing) return
+    if (!link.uploads.has(record.hex)) link.uploads.set(record.hex, Math.max(1, owed(record, exchange.remotePosition(record.hex))))
+    if (record.core !== null) {
+      link.offered.set(record.hex, Date.now())
+      await this.attach(this.use(record, exchange, link), exchange, true).catch(safetyCatch)
+      return
+    }
+    await this.openForRemote(record, exchange, link)
+  }
+
+  // The remote's open waits (protomux holds it) until a place in the upload window frees; protomux
+  // rejects it unless our channel exists when this resolves.
+  private async openForRemote(record: FeedRecord, exchange: FeedExchange, link: Link): Promise<void> {
+    const wanted = (): boolean => !exchange.closed && !this.host.closing && link.uploads.has(record.hex) && this.host.recordOf(record.hex) === record
+    if (!wanted()) return
+    while (link.uploading.size >= this.limits.maxUploads && record.core === null) {
+      await new Promise<void>((resolve) => link.uploadWaiters.push(resolve))
+      if (!wanted()) return
+    }
+    if (record.core === null) link.uploading.set(record.hex, Date.now())
+    await this.attach(this.use(record, exchange, link), exchange, true).catch(safetyCatch)
   }
 
   // The app waits for a block we lack (a cleared or sparse block, or one not downloaded yet): open the
@@ -481,4 +500,10 @@ export class TransferScheduler {
     }
     return false
   }
+}
+
+// Blocks of ours the remote may still need: those past its length in our fork (a remote on another fork
+// may need every one: it keeps only what the forks share).
+function owed(record: FeedRecord, theirs: Position | undefined): number {
+  return record.length - (theirs !== undefined && theirs.fork === record.fork ? theirs.length : 0)
 }

@@ -690,6 +690,43 @@ test('7. forced opening: channels opened and never used hold at most the upload 
 // A writer the app closed must not stay "downloading" (corestore's default linger is 20-40 s): corestore
 // would attach it to every new stream and open its channel, showing its discovery key before our
 // capability check and costing bytes on every reconnect.
+test('7b. channels opened unasked: our feeds are served within the upload window, other stored cores are refused', async (t) => {
+  const key = crypto.randomBytes(32)
+  const store = new Corestore(await t.tmp())
+  t.teardown(() => store.close(), { order: 2 })
+  // a core of the app's in the same storage: no feed of the multifeed, never to be served on its stream
+  const secret = store.get({ name: 'not a feed' })
+  await secret.append('private')
+  await secret.close()
+  const m = await create(t, { key, maxDownloads: 8, maxTotalDownloads: 8, stallTimeout: 300 }, store)
+  const entries = []
+  for (let i = 0; i < 40; i++) {
+    const w = await m.writer('w' + i)
+    await w.append('block ' + i)
+    entries.push({ key: w.key, length: 1 })
+    await w.close()
+  }
+  const peer = await hostile(t, m)
+  await peer.next('the multifeed\'s summary')
+  peer.summary(entries) // in sync: nothing is offered, no channel is paired for the peer
+  // the multifeed's side of the connection: Hypercore channels open at once
+  const victimMuxer = muxerOf(peer.s)
+  const openChannels = () => [...victimMuxer].filter((ch) => ch.protocol === 'hypercore/alpha' && ch.opened && !ch.closed).length
+  let peak = 0
+  const sample = setInterval(() => { peak = Math.max(peak, openChannels()) }, 5)
+  t.teardown(() => clearInterval(sample), { order: 0 })
+  // a session per key makes the peer's corestore open a channel for each (it never asks for a block)
+  const stranger = peer.store.get({ key: secret.key })
+  const cores = entries.map((e) => peer.store.get({ key: e.key }))
+  await Promise.all([stranger, ...cores].map((core) => core.ready()))
+  const learned = cores.map((core) => core.length === 1 ? null : new Promise((resolve) => core.once('append', resolve)))
+  await bounded(t, Promise.all(learned), 'every unasked channel to be served in turn', 8000)
+  clearInterval(sample)
+  t.ok(peak > 0 && peak <= 8, `at most ${peak} channels served at once for 40 unasked ones (window 8)`)
+  t.is(stranger.length, 0, 'a stored core that is no feed of the multifeed is not served on its stream')
+  t.is(stranger.peers.length, 0, 'its channel was refused')
+})
+
 test('a closed writer is not attached to new streams (no linger)', async (t) => {
   const key = crypto.randomBytes(32)
   const m = await create(t, { key, timeout: 300 })
