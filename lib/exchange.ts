@@ -22,7 +22,7 @@ export interface LocalEntry {
   fork?: number // absent: 0 (membership records, feeds never truncated)
 }
 
-// What an exchange needs from its multifeed.
+// What an exchange needs from its multifeed (its side of the exchanges: lib/exchange-set.ts).
 export interface ExchangeHost {
   readonly key: Buffer | null
   readonly discoveryKey: Buffer | null

@@ -27,8 +27,8 @@ export const networkerOptions: Args<typeof Networker>[0] = null as unknown as Ex
 export const errorArgs: Args<typeof MultifeedError> = null as unknown as Args<typeof Public.MultifeedError>
 
 // 2. Every public member of the implementation is declared, or named here as internal (used by the
-// exchange, the networker, the CLI or the tests, not documented for apps).
-type NotForApps = 'store' | 'sharedEntries' | 'offer' | 'remoteCoreOpened' | 'localPosition' | 'receiveEntries' | 'exchangeUpdated' | 'exchangeClosed' | 'recordOf' | 'openCore' | 'closeCore' | 'onstalled' | 'hasFeed' | 'allRecords' | 'readSession' | 'closeReadSession' | 'loadCursor' | 'saveCursor' | 'readerClosed' | 'decode' | 'adminSigner' | 'membershipChanged' | 'broadcastRecords' | 'receiveRecords'
+// modules of lib/, the networker, the CLI or the tests, not documented for apps).
+type NotForApps = 'store' | 'index' | 'members' | 'sharedEntries' | 'checkSynced' | 'hand' | 'session' | 'adopt' | 'recordOf' | 'openCore' | 'closeCore' | 'onstalled' | 'allRecords' | 'readSession' | 'closeReadSession' | 'loadCursor' | 'saveCursor' | 'readerClosed' | 'decode' | 'emitFeed' | 'storedCore' | 'forgotten'
 type Undeclared<Impl, Declared, Internal = never> = Exclude<keyof Impl, keyof Declared | Internal>
 type MustBeNone<T extends never> = T
 export type MultifeedMembers = MustBeNone<Undeclared<Multifeed, Public.Multifeed, NotForApps>>
