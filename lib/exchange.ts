@@ -51,7 +51,7 @@ type Phase = 'opening' | 'summary' | 'list' | 'sketch' | 'live' | 'closed'
 
 // The constants of PROTOCOL.md, by the names it gives them.
 const SYMBOL_BYTES = 20 // a coded symbol on the wire: 14-byte sum, 4-byte checksum, count
-const ENTRY_BYTES = 34 // a feed entry in a list: 32-byte key, length
+const ENTRY_BYTES = 34 // a feed entry in a list at fork 0 before 3.0 (32-byte key, length): a constant of the formulas
 const MODE_BYTES_PER_DIFFERENCE = 64 // sketch if |a - b| * 64 < (a + b) * 34: ~3.2 symbols per differing feed
 const FIRST_BATCH_PER_DIFFERENCE = 3 // the first batch: max(8, ceil(3 * |a - b|)) symbols
 const NEXT_BATCH_FRACTION = 0.25 // each `more`: max(8, ceil(0.25 * produced so far)) symbols

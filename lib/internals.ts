@@ -6,6 +6,7 @@ import Hypercore from 'hypercore'
 import type Corestore from 'corestore'
 import type Protomux from 'protomux'
 import b4a from 'b4a'
+import c from 'compact-encoding'
 
 export const HYPERCORE_PROTOCOL = 'hypercore/alpha'
 
@@ -28,6 +29,44 @@ function replicatorOf(core: Hypercore): Hypercore.Replicator | null {
 
 export function isAttached(core: Hypercore, muxer: Protomux): boolean {
   return replicatorOf(core)?.attached(muxer) ?? false
+}
+
+// protomux (3.12.1) ignores the remote's close of a channel whose open still waits for our pair()
+// handler (`_onclosesession` skips a remote entry whose session is null). If the handler then opens our
+// side (an upload that waited for its core to open), that channel pairs with an open the remote has
+// forgotten: the remote id stays taken for good, the remote frees its id when our open arrives, and its next
+// open that reuses the id throws 'Invalid open message', destroying the stream. Here such a close
+// withdraws the pending open: the remote id frees, and the remote is sent a reject (which frees its id the
+// way a reject always does). A handler that still opens a channel afterwards sends a fresh open.
+const PENDING_CLOSE = Symbol('hyper-multifeed pending close')
+
+interface MuxerInternals {
+  [PENDING_CLOSE]?: true
+  _remote?: Array<{ session: unknown } | null>
+  _infos?: Map<string, { incoming: number[] }>
+  _remoteBacklog?: number
+  _onclosesession?: (state: { buffer: Buffer, start: number, end: number }) => void
+  _rejectSession?: (info: unknown, remoteId: number) => void
+}
+
+export function withdrawClosedOpens(muxer: Protomux): void {
+  const m = muxer as unknown as MuxerInternals
+  const original = m._onclosesession
+  if (m[PENDING_CLOSE] || typeof original !== 'function' || typeof m._rejectSession !== 'function' || !Array.isArray(m._remote) || !(m._infos instanceof Map)) return
+  m[PENDING_CLOSE] = true
+  m._onclosesession = function (this: MuxerInternals, state) {
+    const remoteId = c.uint.decode({ buffer: state.buffer, start: state.start, end: state.end })
+    const r = remoteId > 0 && remoteId <= this._remote!.length ? this._remote![remoteId - 1] : null
+    if (r === null || r.session !== null) return original.call(this, state)
+    for (const info of new Set(this._infos!.values())) { // aliases map to the same info
+      const i = info.incoming.indexOf(remoteId)
+      if (i === -1) continue
+      info.incoming.splice(i, 1)
+      this._remoteBacklog!--
+      this._rejectSession!(info, remoteId)
+      return
+    }
+  }
 }
 
 // Opens the core's Hypercore channel on this connection (once the stream is open).
@@ -66,6 +105,13 @@ export function closeChannel(core: Hypercore, muxer: Protomux): void {
   if (!core.discoveryKey) return
   const channel = muxer.getLastChannel({ protocol: HYPERCORE_PROTOCOL, id: core.discoveryKey })
   if (channel !== null && !channel.closed) channel.close()
+}
+
+// Does the core have a channel on this connection that is not closed (open, or opening)?
+export function hasChannel(core: Hypercore, muxer: Protomux): boolean {
+  if (!core.discoveryKey) return false
+  const channel = muxer.getLastChannel({ protocol: HYPERCORE_PROTOCOL, id: core.discoveryKey })
+  return channel !== null && !channel.closed
 }
 
 // The remote's side of this core on one connection, or null when it has no channel for it there.

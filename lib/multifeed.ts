@@ -501,12 +501,14 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     return this.open(record)
   }
 
-  // No connection needs it: close it unless the app holds it.
+  // No connection needs it: close it unless the app holds it. corestore keeps closed cores a while as a
+  // cache for quick reopens; past a connection's window of them the oldest close now, so a sync of many
+  // feeds holds about two windows of cores (open and idle), not every core it touched.
   closeCore(record: FeedRecord): void {
     if (record.held || record.core === null) return
     const core = record.core
     record.core = null
-    core.close().then(() => { trimIdleCores(this.base, this.maxTotalDownloads) }, safetyCatch)
+    core.close().then(() => { trimIdleCores(this.base, this.maxDownloads) }, safetyCatch)
   }
 
   onstalled(record: FeedRecord, exchange: FeedExchange): void {

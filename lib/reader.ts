@@ -14,6 +14,12 @@ import { toKey, toHex } from './keys'
 import { INVALID_ARGUMENT } from './errors'
 
 export const CHECKPOINT_VERSION = 1
+
+interface Sent {
+  hex: string
+  seq: number
+  generation: number // how many truncations of its feed the reader had met when it was read
+}
 const DEFAULT_WINDOW = 64
 const DEFAULT_BATCH = 32
 const HIGH_WATER_MARK = 64 // blocks buffered ahead of the consumer
@@ -71,11 +77,12 @@ export class FeedReader extends Readable {
   private readonly positions = new Map<string, number>() // next block to read of each feed
   private readonly handed = new Map<string, number>() // blocks of each feed the consumer took
   private readonly forks = new Map<string, number>() // the fork each feed was at when it was last looked at
+  private readonly truncations = new Map<string, { count: number, length: number }>() // feeds met at a new fork: how often, and the last new length
   private readonly turns = new Set<string>() // feeds with blocks to read, in turn order
   private readonly reading = new Set<string>() // feeds in a turn now
   private readonly missing = new Map<string, number>() // feed -> the block it waits for (not stored here)
   private readonly touched = new Set<string>() // feeds that changed while their turn ran
-  private readonly sent: string[] = [] // the feed of each block pushed and not yet counted as handed
+  private readonly sent: Sent[] = [] // each block pushed and not yet counted as handed
   private sentHead = 0
   private pushedCount = 0
   private handedCount = 0
@@ -176,12 +183,18 @@ export class FeedReader extends Readable {
     const seen = this.forks.get(record.hex)
     if (seen === undefined || seen === record.fork) return
     this.forks.set(record.hex, record.fork)
+    this.countHanded() // blocks taken before now count as of the old fork
+    this.truncations.set(record.hex, { count: (this.truncations.get(record.hex)?.count ?? 0) + 1, length: record.length })
     if (this.positions.get(record.hex)! > record.length) this.positions.set(record.hex, record.length)
     if (this.handed.get(record.hex)! > record.length) {
       this.handed.set(record.hex, record.length)
       if (this.cursor !== null) this.dirty.add(record.hex)
     }
     if (this.targets !== null) this.targets.set(record.hex, Math.min(this.targets.get(record.hex) ?? 0, record.length))
+  }
+
+  private generationOf(hex: string): number {
+    return this.truncations.get(hex)?.count ?? 0
   }
 
   // The feed left the multifeed. Its place stays: if it comes back (downloaded again, authorized again),
@@ -230,6 +243,7 @@ export class FeedReader extends Readable {
     const start = this.positions.get(hex)
     if (record === undefined || start === undefined || this.host.closing) return this.endTurn(hex, null)
     const end = Math.min(start + this.batch, this.available(record))
+    const generation = this.generationOf(hex)
     const session = this.host.readSession(record)
     const blocks: Block[] = []
     try {
@@ -248,11 +262,12 @@ export class FeedReader extends Readable {
     } finally {
       await this.host.closeReadSession(session, this.window).catch(safetyCatch)
     }
-    // the feed left, or the stream ended, while the turn ran
-    if (this.destroying || this.positions.get(hex) !== start || this.host.recordOf(hex) !== record) return this.endTurn(hex, null)
+    // the feed left, moved to another fork (what was read may be the old one's), or the stream ended, while
+    // the turn ran
+    if (this.destroying || this.positions.get(hex) !== start || this.host.recordOf(hex) !== record || this.generationOf(hex) !== generation) return this.endTurn(hex, null)
     for (let i = 0; i < blocks.length; i++) {
       if (!this.push(blocks[i])) this.demand = false
-      this.sent.push(hex)
+      this.sent.push({ hex, seq: blocks[i].seq, generation })
       this.pushedCount++
     }
     this.positions.set(hex, start + blocks.length)
@@ -284,9 +299,12 @@ export class FeedReader extends Readable {
     const buffered = (this as unknown as { _readableState: { buffered: number } })._readableState.buffered
     const taken = this.pushedCount - buffered
     while (this.handedCount < taken) {
-      const hex = this.sent[this.sentHead++]
+      const { hex, seq, generation } = this.sent[this.sentHead++]
       this.handedCount++
-      this.handed.set(hex, (this.handed.get(hex) ?? 0) + 1)
+      // a block of an older fork, taken after we met the new one, counts only up to where the forks agree
+      const truncation = this.truncations.get(hex)
+      const upTo = truncation === undefined || truncation.count === generation ? seq + 1 : Math.min(seq + 1, truncation.length)
+      if (upTo > (this.handed.get(hex) ?? 0)) this.handed.set(hex, upTo)
       if (this.cursor !== null) this.dirty.add(hex)
     }
     if (this.sentHead > 4096 && this.sentHead * 2 > this.sent.length) {

@@ -7,7 +7,7 @@
 import type Protomux from 'protomux'
 import b4a from 'b4a'
 import { PROTOCOL } from './messages'
-import { catchAll, HYPERCORE_PROTOCOL } from './internals'
+import { catchAll, withdrawClosedOpens, HYPERCORE_PROTOCOL } from './internals'
 
 const ROUTER = Symbol('hyper-multifeed router')
 
@@ -41,6 +41,7 @@ export class ChannelRouter {
 
   private constructor(muxer: Protomux) {
     this.muxer = muxer
+    withdrawClosedOpens(muxer) // we hold remote opens pending (here, and while a core opens for an upload)
     muxer.pair({ protocol: PROTOCOL }, (id) => this.onpair(id))
     this.claimCoreOpens()
   }

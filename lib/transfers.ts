@@ -19,7 +19,7 @@ import type Hypercore from 'hypercore'
 import safetyCatch from 'safety-catch'
 import type { FeedExchange } from './exchange'
 import { FeedRecord, downloadLive } from './feed-record'
-import { attach, detach, closeChannel, isAttached, peerOn, inflightOn, HYPERCORE_PROTOCOL } from './internals'
+import { attach, detach, closeChannel, isAttached, hasChannel, peerOn, inflightOn, HYPERCORE_PROTOCOL } from './internals'
 import { ChannelRouter } from './router'
 import { Position, covers } from './position'
 
@@ -112,9 +112,37 @@ export class TransferScheduler {
     // another multifeed on this connection writes this feed: one Hypercore channel per feed and connection,
     // and it is that writer's (a member of our group advertising another group's key cannot take it)
     if (ChannelRouter.sharedWithOthers(exchange.muxer, record.hex, exchange, true)) return null
+    // one fork at a time: an earlier fork is superseded by a later one another connection offers (hypercore
+    // takes the later fork wherever it meets it, and fetching two forks at once can make it trade want
+    // and bitfield messages between the two peers without end)
+    if (this.laterForkElsewhere(record.hex, target.fork, exchange)) return null
+    this.supersede(record, target.fork, exchange)
     exchange.pending.set(record.hex, target)
     link.stalled.delete(record.hex) // a new advertisement earns a new try
     return this.startDownload(record, exchange, link)
+  }
+
+  private laterForkElsewhere(hex: string, fork: number, except: FeedExchange): boolean {
+    for (const ex of this.links.keys()) {
+      if (ex !== except && (ex.pending.get(hex)?.fork ?? -1) > fork) return true
+    }
+    return false
+  }
+
+  // Downloads of an earlier fork of this feed stop on every other connection: their channel closes there
+  // and synced() no longer waits for them (the remote there meets the later fork in turn).
+  private supersede(record: FeedRecord, fork: number, except: FeedExchange): void {
+    let freed = false
+    for (const [ex, link] of this.links) {
+      const pending = ex.pending.get(record.hex)
+      if (ex === except || pending === undefined || pending.fork >= fork) continue
+      link.queued.delete(record.hex)
+      freed = this.dropDownload(record.hex, link) || freed
+      if (record.core !== null) this.closeChannel(record, record.core, ex)
+      ex.giveUp(record.hex)
+      this.settle(record, ex)
+    }
+    if (freed) queueMicrotask(() => this.advanceAll())
   }
 
   // The remote is behind on this feed: keep the core open until it has been sent what it lacks. A core
@@ -183,8 +211,9 @@ export class TransferScheduler {
     if (core === null) return
     for (const [exchange, link] of this.links) {
       if (exchange.phase === 'opening' || exchange.phase === 'closed') continue
-      const theirs = exchange.remote.get(record.hex) ?? record.length
-      if (theirs <= index || link.feeds.has(record.hex)) continue
+      const theirs = exchange.remotePosition(record.hex) ?? record
+      // a remote on an earlier fork cannot supply our fork's blocks (it follows ours once it meets it)
+      if (theirs.fork < record.fork || theirs.length <= index || link.feeds.has(record.hex)) continue
       if (ChannelRouter.sharedWithOthers(exchange.muxer, record.hex, exchange, true)) continue
       this.attach(core, exchange).catch(safetyCatch)
     }
@@ -411,8 +440,17 @@ export class TransferScheduler {
     link.feeds.add(record.hex)
     if (link.uploads.has(record.hex)) this.armTimer()
     const core = this.host.openCore(record)
-    this.attach(core, exchange).catch(safetyCatch)
+    const opening = !core.opened
+    this.attach(core, exchange).then(() => { if (opening) this.restartClock(record.hex, link) }, safetyCatch)
     return core
+  }
+
+  // The core just opened: only now can the remote be asked or fetch, so the stall clocks start now
+  // (opening took seconds when thousands of new cores of one Corestore open together).
+  private restartClock(hex: string, link: Link): void {
+    const now = Date.now()
+    if (link.downloads.has(hex)) link.downloads.set(hex, now)
+    if (link.uploading.has(hex)) link.uploading.set(hex, now)
   }
 
   // corestore attaches a core to every stream only when it starts downloading; one reopened while
@@ -422,7 +460,9 @@ export class TransferScheduler {
     await core.ready()
     if (core.closing || exchange.closed) return
     if (isAttached(core, exchange.muxer)) {
-      if (!repair) return
+      // attached, but the remote closed the channel (a stall or a superseded fork there): hypercore only
+      // answers the remote's next open then, so open a new one ourselves
+      if (!repair && (hasChannel(core, exchange.muxer) || !exchange.muxer.stream.opened)) return
       detach(core, exchange.muxer)
     }
     attach(core, exchange.muxer)
@@ -456,6 +496,12 @@ export class TransferScheduler {
     for (const [ex, link] of this.links) {
       for (const [hex, at] of link.downloads) {
         if (now - at < this.limits.stallTimeout) continue
+        // the core is still opening here (new cores of one Corestore are created one at a time: thousands
+        // take seconds): nothing was asked yet, so the connection has not stalled; its time starts now
+        if (this.opening(hex)) {
+          link.downloads.set(hex, now)
+          continue
+        }
         let list = idle.get(hex)
         if (!list) idle.set(hex, list = [])
         list.push([ex, link])
@@ -478,6 +524,10 @@ export class TransferScheduler {
       for (const [hex, at] of [...link.uploading]) {
         const record = this.host.recordOf(hex)
         if (!record || now - at < this.limits.stallTimeout) continue
+        if (this.opening(hex)) { // the remote cannot fetch before our core is open
+          link.uploading.set(hex, now)
+          continue
+        }
         if (record.core !== null) this.closeChannel(record, record.core, ex)
         this.finishUpload(record, ex, link)
       }
@@ -491,6 +541,12 @@ export class TransferScheduler {
     }
     // counted after the round: stalls free slots, and the downloads that take them need watching too
     if (!this.hasWork()) this.stopTimer()
+  }
+
+  // Is the feed's core still opening (its channel not attached yet)?
+  private opening(hex: string): boolean {
+    const core = this.host.recordOf(hex)?.core ?? null
+    return core !== null && !core.opened && !core.closing
   }
 
   private hasWork(): boolean {

@@ -312,5 +312,34 @@ test('createReadStream: after a truncation a live reader goes on from the new le
   const after = []
   for (let i = 0; i < 3; i++) after.push(await next())
   t.alike(after.map((b) => [b.seq, b.value]), [[2, 'new-2'], [3, 'new-3'], [4, 'new-4']], 'the new fork from the truncation point')
+  const cp = stream.checkpoint()
+  t.is(cp.at[hex(w.key)], 5, 'the checkpoint counts the new fork\'s blocks, not the old ones on top')
+  stream.destroy()
+  await w.append(['new-5', 'new-6'])
+  const resumed = await collect(m.createReadStream({ since: cp }))
+  t.alike(resumed.map((b) => [b.seq, b.value]), [[5, 'new-5'], [6, 'new-6']], 'resuming from it skips nothing')
+})
+
+test('createReadStream: a turn in flight when a truncation lands delivers the new fork, not a mix', async (t) => {
+  const { m, writers: [w] } = await withWriters(t, [8])
+  // the reader's turn reads block 4 of the old fork; the writer truncates to 4 and appends before the
+  // turn goes on (a slow storage read stands for any interleaving)
+  let gate = null
+  const readSession = m.readSession.bind(m)
+  m.readSession = (record) => {
+    const session = readSession(record)
+    const get = session.get.bind(session)
+    session.get = async (seq, opts) => {
+      const value = await get(seq, opts)
+      if (seq === 4 && gate === null) await (gate = w.truncate(4).then(() => w.append(['new-4', 'new-5', 'new-6'])))
+      return value
+    }
+    return session
+  }
+  const stream = m.createReadStream({ live: true })
+  const it = stream[Symbol.asyncIterator]()
+  const got = []
+  while (got.length < 7) got.push((await bounded(t, it.next(), 'the next block', 3000)).value)
+  t.alike(got.map((b) => b.seq + ':' + b.value), ['0:w0-0', '1:w0-1', '2:w0-2', '3:w0-3', '4:new-4', '5:new-5', '6:new-6'], 'the old fork up to the truncation, then the new one')
   stream.destroy()
 })

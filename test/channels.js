@@ -1,0 +1,63 @@
+// Hypercore channels under load: a remote open held pending, and cores that take long to open.
+const test = require('brittle')
+const crypto = require('hypercore-crypto')
+const NoiseSecretStream = require('@hyperswarm/secret-stream')
+const Protomux = require('protomux')
+const { seeded, create, pipe, bounded } = require('./helpers.js')
+const { withdrawClosedOpens } = require('../dist/lib/internals.js')
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+// protomux ignores a remote close of an open our pair() handler has not answered: once the handler
+// opens our side, the remote's next open reusing that id threw 'Invalid open message' (stream destroyed).
+test('a remote close of an open still pending frees its channel id', async (t) => {
+  const a = new NoiseSecretStream(true)
+  const b = new NoiseSecretStream(false)
+  a.rawStream.pipe(b.rawStream).pipe(a.rawStream)
+  t.teardown(() => { a.destroy(); b.destroy() })
+  const ma = new Protomux(a)
+  const mb = new Protomux(b)
+  if (withdrawClosedOpens) withdrawClosedOpens(mb)
+  const errors = []
+  b.on('error', (err) => errors.push(err))
+  const accepted = []
+  mb.pair({ protocol: 'p' }, async (id) => {
+    await sleep(50) // like a core opening before it serves the remote
+    const ch = mb.createChannel({ protocol: 'p', id })
+    if (ch) ch.open()
+    accepted.push(id.toString())
+  })
+  await a.opened
+  const x = ma.createChannel({ protocol: 'p', id: Buffer.from('x') })
+  x.open()
+  await sleep(10)
+  x.close() // before b's handler answered
+  await sleep(150)
+  const y = ma.createChannel({ protocol: 'p', id: Buffer.from('y') })
+  y.open()
+  t.is(y._localId, x._localId || 1, 'the remote reuses the channel id')
+  await sleep(150)
+  t.alike(errors.map((e) => e.message), [], 'no Invalid open message')
+  t.ok(!b.destroyed, 'the stream stays up')
+  t.ok(accepted.includes('y'), 'the new channel is served')
+})
+
+// Thousands of new cores of one Corestore open one at a time (hypercore-storage creates cores under one
+// lock): a download whose core is still opening has asked nothing, so it has not stalled.
+test('a download waiting for its core to open is not given up as stalled', { timeout: 20000 }, async (t) => {
+  const key = crypto.randomBytes(32)
+  const a = await seeded(t, key, 3)
+  const b = await create(t, { key, stallTimeout: 300 })
+  const storage = b.store.storage
+  const createCore = storage.createCore
+  storage.createCore = async function (...args) {
+    await sleep(800) // slower than stallTimeout
+    return createCore.apply(this, args)
+  }
+  const stalled = []
+  b.on('stalled', (k) => stalled.push(k))
+  pipe(a, b)
+  await bounded(t, b.synced(), 'synced()', 10000)
+  t.is(stalled.length, 0, 'no stalled event')
+  t.is(b.list().filter((f) => f.length === 1).length, 3, 'every feed downloaded')
+})
