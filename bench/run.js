@@ -4,7 +4,7 @@
 // repetitions, median of each figure) and writes BENCHMARKS.md at the repo
 // root.
 //
-//   npm run bench                 # full run (~4 min of baselines + ~5 min of hyper-multifeed on 2 cores; see README)
+//   npm run bench                 # full run (~4 min of baselines + ~5 min of hyper-multifeed + ~4 min of issue 13 on 2 cores; see README)
 //   npm run bench -- --quick      # small run, writes bench/results/BENCHMARKS-quick.md
 //   node bench/run.js [--quick] [--reps N] [--only REGEX] [--out FILE]
 //
@@ -45,7 +45,13 @@ const P = QUICK
       reconnectFeeds: 2000, changed: [1, 10, 100], // hyper-multifeed reconnect
       firstContactFeeds: 10000, // hyper-multifeed first contact
       openFeeds: 2000, // hyper-multifeed open
-      readFeeds: 2000 // issue 10: reading every feed, held reconnect, resume, reopen after writing
+      readFeeds: 2000, // issue 10: reading every feed, held reconnect, resume, reopen after writing
+      // issue 13
+      manyFeeds: 2000, // first sync of many small feeds (× 1 block)
+      groups: 20, lateDelay: 8000, // groups on one connection: reconnect 3.5 s after the sync, and later (cores collected)
+      groupsMany: 100, // many groups on one connection (× 5 feeds)
+      liveAppends: 100, lineNodes: 7, lineRounds: 5, // live growth; a new feed crossing a line of peers
+      slowReps: 1 // reps of the slowest issue 13 entries (first sync of manyFeeds, groupsMany, the late reconnect)
     }
   : {
       reps: 3,
@@ -56,11 +62,24 @@ const P = QUICK
       reconnectFeeds: 10000, changed: [1, 10, 100, 1000],
       firstContactFeeds: 100000,
       openFeeds: 10000,
-      readFeeds: 10000
+      readFeeds: 10000,
+      manyFeeds: 10000,
+      groups: 200, lateDelay: 15500,
+      groupsMany: 1000,
+      liveAppends: 500, lineNodes: 7, lineRounds: 10,
+      slowReps: 1 // ~55 s (10,000 feeds, both), ~45 s (1,000 groups and its baseline), ~20 s (late reconnect) per rep
     }
 if (option('reps')) P.reps = Number(option('reps'))
 
 const sync = ['--feeds', P.feeds, '--blocks', P.blocks, '--size', P.size]
+// issue 13
+const WRITERS_PER_GROUP = 5
+const EARLY_DELAY = 3500 // ms after the first sync: writers still lingering in corestore before the fix
+const syncMany = ['--feeds', P.manyFeeds, '--blocks', 1, '--size', 100]
+const syncGroups = ['--feeds', P.groupsMany * WRITERS_PER_GROUP, '--blocks', 1, '--size', 100]
+const groups = (n, delay) => ['--groups', n, '--writers', WRITERS_PER_GROUP, '--blocks', 1, '--size', 100, '--delay', delay]
+const liveArgs = ['--appends', P.liveAppends, '--size', 100]
+const lineArgs = ['--line', P.lineNodes, '--rounds', P.lineRounds, '--size', 100]
 
 // ---------------------------------------------------------------------------
 // Scenarios. Each: { id, script (relative to bench/), args, reps, prepare?,
@@ -81,7 +100,15 @@ const BASELINES = [
   { id: 'hypercore-append-b1', script: 'scenario-hypercore-append.js', args: ['--appends', P.appendsB1, '--batch', 1], interleave: 'append-b1' },
   { id: 'hypercore-append-b100', script: 'scenario-hypercore-append.js', args: ['--appends', P.appends, '--batch', 100], interleave: 'append-b100' },
   { id: 'corestore-append-b1', script: 'scenario-hypercore-append.js', args: ['--appends', P.appendsB1, '--batch', 1, '--via', 'corestore'], interleave: 'append-b1' },
-  { id: 'corestore-append-b100', script: 'scenario-hypercore-append.js', args: ['--appends', P.appends, '--batch', 100, '--via', 'corestore'], interleave: 'append-b100' }
+  { id: 'corestore-append-b100', script: 'scenario-hypercore-append.js', args: ['--appends', P.appends, '--batch', 100, '--via', 'corestore'], interleave: 'append-b100' },
+  // issue 13: first sync of many small feeds (prints openMs: opening the receiver's cores by key, before the clock)
+  { id: 'corestore-sync-many', script: 'scenario-corestore-sync.js', args: syncMany, interleave: 'sync-many', reps: P.slowReps },
+  // issue 13.4: the same cores as hmf-groups-many (groups × 5) on one stream, keys known
+  { id: 'corestore-sync-groups', script: 'scenario-corestore-sync.js', args: syncGroups, interleave: 'groups-many', reps: P.slowReps },
+  // issue 13.3: live growth, the reader holds the core with a live download
+  { id: 'corestore-live', script: 'scenario-corestore-live.js', args: liveArgs, interleave: 'live' },
+  { id: 'corestore-live-tcp', script: 'scenario-corestore-live.js', args: [...liveArgs, '--tcp'], interleave: 'live-tcp' },
+  { id: 'corestore-live-line', script: 'scenario-corestore-live.js', args: lineArgs, interleave: 'live-line' }
 ]
 
 // ---- TODO(hyper-multifeed): hook scenarios -------------------------------
@@ -122,7 +149,22 @@ const HMF = [
   // issue 12: authorized multifeeds (owner + member, every feed authorized by a signed record)
   { id: 'hmf-auth-reconnect', script: 'scenario-hmf-authorized.js', args: ['--feeds', P.readFeeds, '--mode', 'reconnect'] },
   { id: 'hmf-auth-first-contact', script: 'scenario-hmf-authorized.js', args: ['--feeds', P.readFeeds, '--mode', 'first-contact'], reps: 1 },
-  { id: 'hmf-auth-flood', script: 'scenario-hmf-authorized.js', args: ['--feeds', P.readFeeds, '--mode', 'flood', '--flood', 100000, '--changed', 100], reps: 1 }
+  { id: 'hmf-auth-flood', script: 'scenario-hmf-authorized.js', args: ['--feeds', P.readFeeds, '--mode', 'flood', '--flood', 100000, '--changed', 100], reps: 1 },
+  // issue 13.1: first sync of many small feeds, interleaved with corestore-sync-many
+  { id: 'hmf-sync-many', script: 'scenario-hmf-sync.js', args: syncMany, interleave: 'sync-many', reps: P.slowReps },
+  // issue 13.2: groups sharing one Corestore per side, all on one connection; reconnect 3.5 s after the sync and after the idle
+  // cores were collected: prints { timeMs, bytes, bytesPerGroup, coresA, coresB } of the reconnect, { syncMs, syncBytes, syncedGroups } of the first sync
+  { id: 'hmf-groups', script: 'scenario-hmf-groups.js', args: groups(P.groups, EARLY_DELAY), interleave: 'groups' },
+  { id: 'hmf-groups-late', script: 'scenario-hmf-groups.js', args: groups(P.groups, P.lateDelay), interleave: 'groups', reps: P.slowReps },
+  // issue 13.4: many groups on one connection, interleaved with corestore-sync-groups
+  { id: 'hmf-groups-many', script: 'scenario-hmf-groups.js', args: groups(P.groupsMany, EARLY_DELAY), interleave: 'groups-many', reps: P.slowReps },
+  // issue 13.3: live growth: prints { p50Ms, bytesPerAppend }; the peer app holds the feed (b.feed(key)) or nothing
+  { id: 'hmf-live-held', script: 'scenario-hmf-live.js', args: [...liveArgs, '--hold', 'feed'], interleave: 'live' },
+  { id: 'hmf-live', script: 'scenario-hmf-live.js', args: [...liveArgs, '--hold', 'none'], interleave: 'live' },
+  { id: 'hmf-live-held-tcp', script: 'scenario-hmf-live.js', args: [...liveArgs, '--hold', 'feed', '--tcp'], interleave: 'live-tcp' },
+  { id: 'hmf-live-tcp', script: 'scenario-hmf-live.js', args: [...liveArgs, '--hold', 'none', '--tcp'], interleave: 'live-tcp' },
+  // a new feed crossing a line of multifeeds: prints { perHopMs, timeMs, hopMs }
+  { id: 'hmf-live-line', script: 'scenario-hmf-live.js', args: lineArgs, interleave: 'live-line' }
 ]
 // ---------------------------------------------------------------------------
 
@@ -202,7 +244,7 @@ async function prepare (def, entry, scriptPath) {
 }
 
 function brief (r) {
-  return ['timeMs', 'peakRssMB', 'growthMB', 'bytes', 'exchangeBytes', 'mode', 'blocksPerSec', 'stateBuildMs'].filter((k) => k in r && !(k === 'stateBuildMs' && !r[k])).map((k) => k + '=' + r[k]).join(' ')
+  return ['timeMs', 'peakRssMB', 'growthMB', 'bytes', 'exchangeBytes', 'mode', 'blocksPerSec', 'stateBuildMs', 'openMs', 'syncMs', 'syncBytes', 'syncedGroups', 'bytesPerGroup', 'p50Ms', 'bytesPerAppend', 'perHopMs'].filter((k) => k in r && !(k === 'stateBuildMs' && !r[k])).map((k) => k + '=' + r[k]).join(' ')
 }
 
 // ", of which hmf-x 12 s, ..." for the whole-run line
@@ -325,7 +367,71 @@ function targetsTable () {
     ['hmf-auth-flood'], () => fmt(get('hmf-auth-flood', 'recorded')) + ' (peak RSS growth ' + mb(get('hmf-auth-flood', 'peakGrowthMB')) + '; 100 feeds of the owner that grew meanwhile synced in ' + ms(get('hmf-auth-flood', 'timeMs')) + ')', () => get('hmf-auth-flood', 'recorded') === 0))
   L.push(row('First open in a fresh process after a session that wrote ' + rf + ' writers', '< 500 ms',
     ['hmf-reopen'], () => ms(get('hmf-reopen', 'timeMs')) + ' (next open ' + ms(get('hmf-reopen', 'secondMs')) + '; that session\'s close ' + ms(get('hmf-reopen', 'closeMs')) + ')', () => get('hmf-reopen', 'timeMs') < 500))
+  issue13Rows(L)
   return L.join('\n')
+}
+
+const num = (v) => v === undefined || v === null ? '–' : v.toLocaleString('en-US')
+const runs = (reps) => reps === 1 ? '1 run' : reps + ' runs'
+const ratio = (a, b) => (a / b).toFixed(2) + '×'
+const ms2 = (v) => v === undefined || v === null ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: 2 }) + ' ms' // latencies of a few ms
+
+// Issue 13: many small feeds, groups on one connection, live growth. Each row
+// compares with its raw corestore baseline measured in the same run
+// (interleaved rep by rep).
+function issue13Rows (L) {
+  // 13.1 first sync of many small feeds: raw corestore counting its opens of the receiver's cores
+  const many = num(P.manyFeeds) + ' feeds × 1 block × 100 B (pipe, ' + runs(P.slowReps) + ' each)'
+  const csMany = () => get('corestore-sync-many', 'timeMs') + get('corestore-sync-many', 'openMs')
+  const hm = (k) => get('hmf-sync-many', k)
+  const cm = (k) => get('corestore-sync-many', k)
+  const needMany = ['hmf-sync-many', 'corestore-sync-many']
+  L.push(row('First sync of ' + many + ': time', '≤ 0.8 × raw corestore counting its opens' + (state('corestore-sync-many') === 'ok' ? ' = 0.8 × (' + ms(cm('timeMs')) + ' + ' + ms(cm('openMs')) + ') = ' + ms(Math.round(0.8 * csMany())) : ''),
+    needMany, () => ms(hm('timeMs')) + ' (' + ratio(hm('timeMs'), csMany()) + ')', () => hm('timeMs') <= 0.8 * csMany()))
+  L.push(row('First sync of ' + many + ': peak RSS (both peers, one process)', '≤ 0.5 × raw corestore' + (state('corestore-sync-many') === 'ok' ? ' = ' + mb(Math.round(cm('peakRssMB') * 5) / 10) : ''),
+    needMany, () => mb(hm('peakRssMB')) + ' (' + ratio(hm('peakRssMB'), cm('peakRssMB')) + ')', () => hm('peakRssMB') <= 0.5 * cm('peakRssMB')))
+  L.push(row('First sync of ' + many + ': wire bytes', '≤ 1.1 × raw corestore' + (state('corestore-sync-many') === 'ok' ? ' = ' + bytes(Math.round(cm('bytes') * 1.1)) : ''),
+    needMany, () => bytes(hm('bytes')) + ' (' + ratio(hm('bytes'), cm('bytes')) + ')', () => hm('bytes') <= 1.1 * cm('bytes')))
+
+  // 13.2 writers that linger: the reconnect costs the same 3.5 s after the sync as once corestore collected the idle cores
+  const early = (k) => get('hmf-groups', k)
+  const late = (k) => get('hmf-groups-late', k)
+  const reconnect = (g) => bytes(g('bytes')) + ' (' + fmt(g('bytesPerGroup'), ' B') + '/group, ' + ms(g('timeMs')) + '; cores held ' + num(g('coresA')) + ' + ' + num(g('coresB')) + ')'
+  L.push(row(num(P.groups) + ' groups × ' + WRITERS_PER_GROUP + ' writers (closed after appending) on one connection: in-sync reconnect bytes, ' + (EARLY_DELAY / 1000) + ' s after the sync vs ' + (P.lateDelay / 1000) + ' s (' + runs(P.slowReps) + ')',
+    'the same (±2 %): no lingering writer attached', ['hmf-groups', 'hmf-groups-late'],
+    () => reconnect(early) + ' vs ' + reconnect(late), () => Math.abs(early('bytes') - late('bytes')) <= 0.02 * late('bytes')))
+
+  // 13.3 live growth: p50 latency append -> block at the peer, and wire bytes per append, vs raw corestore on the same transport
+  for (const [tcp, label] of [['', 'pipe'], ['-tcp', 'TCP (2 processes)']]) {
+    const raw = 'corestore-live' + tcp
+    for (const [id, held] of [['hmf-live-held' + tcp, 'the peer app holds the feed (b.feed(key))'], ['hmf-live' + tcp, 'the peer app holds nothing']]) {
+      const p50 = () => get(id, 'p50Ms') / get(raw, 'p50Ms')
+      const per = () => get(id, 'bytesPerAppend') / get(raw, 'bytesPerAppend')
+      L.push(row('Live growth, ' + num(P.liveAppends) + ' appends × 100 B, ' + label + ', ' + held + ': p50 append → block at the peer, and bytes per append',
+        '≤ 1.1 × raw corestore (reader holding the core with a live download)' + (state(raw) === 'ok' ? ' = ' + ms2(Math.round(get(raw, 'p50Ms') * 110) / 100) + ', ' + bytes(Math.round(get(raw, 'bytesPerAppend') * 1.1)) : ''),
+        [id, raw], () => ms2(get(id, 'p50Ms')) + ' (' + ratio(get(id, 'p50Ms'), get(raw, 'p50Ms')) + '), ' + bytes(get(id, 'bytesPerAppend')) + ' (' + ratio(get(id, 'bytesPerAppend'), get(raw, 'bytesPerAppend')) + ')',
+        () => p50() <= 1.1 && per() <= 1.1))
+    }
+  }
+  const hop = (id) => get(id, 'perHopMs')
+  L.push(row('A new feed crosses a line of ' + P.lineNodes + ' multifeeds (pipes): time per hop, new writer + one block', '≤ 2 × a raw corestore live append per hop' + (state('corestore-live-line') === 'ok' ? ' = ' + ms2(Math.round(hop('corestore-live-line') * 200) / 100) : ''),
+    ['hmf-live-line', 'corestore-live-line'], () => ms2(hop('hmf-live-line')) + ' (' + ratio(hop('hmf-live-line'), hop('corestore-live-line')) + '; whole line ' + ms(get('hmf-live-line', 'timeMs')) + ')',
+    () => hop('hmf-live-line') <= 2 * hop('corestore-live-line')))
+
+  // 13.4 many groups on one connection
+  const gm = (k) => get('hmf-groups-many', k)
+  const cg = (k) => get('corestore-sync-groups', k)
+  const manyGroups = num(P.groupsMany) + ' groups × ' + WRITERS_PER_GROUP + ' feeds × 1 block on one connection (' + runs(P.slowReps) + ' each)'
+  const needGroups = ['hmf-groups-many', 'corestore-sync-groups']
+  const csGroups = () => cg('timeMs') + cg('openMs')
+  L.push(row('First sync of ' + manyGroups + ': time to every group synced', '≤ 1.0 × raw corestore, the same ' + num(P.groupsMany * WRITERS_PER_GROUP) + ' cores on one stream counting its opens' + (state('corestore-sync-groups') === 'ok' ? ' = ' + ms(cg('timeMs')) + ' + ' + ms(cg('openMs')) + ' = ' + ms(Math.round(csGroups())) : '') + '; every group holding its feeds',
+    needGroups, () => ms(gm('syncMs')) + ' (' + ratio(gm('syncMs'), csGroups()) + '); ' + (gm('syncedGroups') === P.groupsMany ? 'every group complete' : '**only ' + num(gm('syncedGroups')) + ' of ' + num(P.groupsMany) + ' groups complete** when synced() resolved (' + num(gm('stalledEvents')) + ' downloads given up as stalled, the first after ' + ms(gm('firstStallMs')) + ')'),
+    () => gm('syncMs') <= csGroups() && gm('syncedGroups') === P.groupsMany))
+  L.push(row('First sync of ' + manyGroups + ': wire bytes', '≤ 1.0 × raw corestore' + (state('corestore-sync-groups') === 'ok' ? ' = ' + bytes(cg('bytes')) : ''),
+    needGroups, () => bytes(gm('syncBytes')) + ' (' + ratio(gm('syncBytes'), cg('bytes')) + ')', () => gm('syncBytes') <= cg('bytes')))
+  L.push(row('In-sync reconnect of ' + num(P.groupsMany) + ' groups on one connection, ' + (EARLY_DELAY / 1000) + ' s after the sync: bytes per group', '≤ 100 B',
+    ['hmf-groups-many'], () => fmt(gm('bytesPerGroup'), ' B') + ' (' + bytes(gm('bytes')) + ', ' + ms(gm('timeMs')) + ', ' + num(gm('inSyncGroups')) + ' groups in-sync; ' + num(P.groups) + ' groups: ' + (state('hmf-groups') === 'ok' ? fmt(early('bytesPerGroup'), ' B') : state('hmf-groups')) + ')',
+    () => gm('bytesPerGroup') <= 100))
 }
 
 function tcpTable () {
@@ -373,6 +479,22 @@ function hmfTable () {
     line(id, 'Writer append, batch ' + b, (b === 1 ? P.appendsB1 : P.appends).toLocaleString('en-US') + ' × ' + P.size + ' B', () => ms(get(id, 'timeMs')),
       () => mb(get(id, 'peakGrowthMB')) + ' peak growth', () => fmt(get(id, 'blocksPerSec'), ' blocks/s') + ' (' + fmt(get(id, 'MBPerSec'), ' MB/s') + ')')
   }
+  // issue 13
+  line('hmf-sync-many', 'First sync of many small feeds, pipe (' + runs(P.slowReps) + ')', num(P.manyFeeds) + ' × 1 × 100 B', () => ms(get('hmf-sync-many', 'timeMs')),
+    () => mb(get('hmf-sync-many', 'peakRssMB')) + ' (growth ' + mb(get('hmf-sync-many', 'peakGrowthMB')) + ')',
+    () => 'feed list learned after ' + ms(get('hmf-sync-many', 'exchangeDoneMs')) + ' (' + get('hmf-sync-many', 'mode') + ', exchange ' + bytes(get('hmf-sync-many', 'exchangeBytes')) + '); wire ' + bytes(get('hmf-sync-many', 'bytes')) + '; writer setup ' + ms(get('hmf-sync-many', 'setupMs')))
+  for (const [id, n, delay, label] of [['hmf-groups', P.groups, EARLY_DELAY, ''], ['hmf-groups-late', P.groups, P.lateDelay, ', late reconnect (' + runs(P.slowReps) + ')'], ['hmf-groups-many', P.groupsMany, EARLY_DELAY, ' (' + runs(P.slowReps) + ')']]) {
+    line(id, 'Groups on one connection (one Corestore per side)' + label, num(n) + ' groups × ' + WRITERS_PER_GROUP + ' writers × 1 × 100 B; reconnect ' + fmt(delay / 1000, ' s') + ' after the sync', () => 'first sync ' + ms(get(id, 'syncMs')) + ', reconnect ' + ms(get(id, 'timeMs')),
+      () => mb(get(id, 'syncPeakRssMB')) + ' peak (first sync)',
+      () => 'first sync: wire ' + bytes(get(id, 'syncBytes')) + ' (' + fmt(get(id, 'syncBytesPerGroup'), ' B') + '/group), ' + num(get(id, 'syncedGroups')) + ' groups complete at synced(), ' + num(get(id, 'stalledEvents')) + ' stalled' + (get(id, 'catchUps') ? ' (' + get(id, 'catchUps') + ' catch-up connection(s), ' + ms(get(id, 'catchUpMs')) + ')' : '') +
+        '; reconnect: wire ' + bytes(get(id, 'bytes')) + ' (' + fmt(get(id, 'bytesPerGroup'), ' B') + '/group), ' + num(get(id, 'inSyncGroups')) + ' groups in-sync, Hypercore channels ' + num(get(id, 'coreChannels')) + ', cores corestore held before it ' + num(get(id, 'coresA')) + ' + ' + num(get(id, 'coresB')) + '; writer setup ' + ms(get(id, 'setupMs')))
+  }
+  for (const [id, label] of [['hmf-live-held', 'pipe, peer holds the feed'], ['hmf-live', 'pipe, peer holds nothing'], ['hmf-live-held-tcp', 'TCP, peer holds the feed'], ['hmf-live-tcp', 'TCP, peer holds nothing']]) {
+    line(id, 'Live growth, ' + label, num(P.liveAppends) + ' appends × 100 B, each awaited at the peer', () => 'p50 ' + ms2(get(id, 'p50Ms')) + ' (p90 ' + ms2(get(id, 'p90Ms')) + ', p99 ' + ms2(get(id, 'p99Ms')) + ')', () => '–',
+      () => fmt(get(id, 'bytesPerAppend'), ' B') + '/append (' + bytes(get(id, 'bytesWriterToReader')) + ' writer → peer, ' + bytes(get(id, 'bytesReaderToWriter')) + ' back); whole run ' + ms(get(id, 'timeMs')) + (get(id, 'detectedByPoll') ? '; ' + get(id, 'detectedByPoll') + ' blocks noticed only by the 2 ms poll' : ''))
+  }
+  line('hmf-live-line', 'A new feed crosses a line of multifeeds (pipes)', P.lineNodes + ' multifeeds, ' + P.lineRounds + ' rounds of a new writer + 1 block', () => ms2(get('hmf-live-line', 'perHopMs')) + ' per hop (whole line ' + ms(get('hmf-live-line', 'timeMs')) + ')', () => '–',
+    () => 'hops (ms, median): ' + get('hmf-live-line', 'hopMs') + '; ' + bytes(get('hmf-live-line', 'bytesPerRound')) + ' on all links per round; writer() ' + ms(get('hmf-live-line', 'writerMs')))
   const built = HMF.map((d) => results[d.id]).filter((e) => e && e.runs.some((r) => r.stateBuilt))
   if (built.length) L.push('\nPrepared state built during this run (cached under `' + path.join(os.tmpdir(), 'hmf-bench-cache') + '`, reused by later runs of the same library build): ' + built.map((e) => e.id + ' ' + fmt(Math.round(e.runs.find((r) => r.stateBuilt).stateBuildMs / 100) / 10, ' s')).join(', ') + '.')
   return L.join('\n')
@@ -384,12 +506,12 @@ function baselineTable () {
   L.push('| --- | --- | --- | --- | --- |')
   const cell = (id, f) => state(id) === 'ok' ? f() : state(id)
   const n = P.feeds + ' × ' + P.blocks + ' × ' + P.size + ' B'
-  const syncRow = (id, label, params) => L.push('| ' + [label, params,
+  const syncRow = (id, label, params, opens = false) => L.push('| ' + [label, params,
     cell(id, () => ms(get(id, 'timeMs'))),
     cell(id, () => get(id, 'transport') === 'tcp'
       ? mb(get(id, 'peakRssMB')) + ' downloader + ' + mb(get(id, 'serverPeakRssMB')) + ' uploader'
       : mb(get(id, 'peakRssMB')) + ' (growth ' + mb(get(id, 'peakGrowthMB')) + ')'),
-    cell(id, () => 'wire bytes ' + fmt(get(id, 'bytes')) + (get(id, 'setupMs') !== undefined ? '; writer setup ' + ms(get(id, 'setupMs')) : ''))
+    cell(id, () => 'wire bytes ' + fmt(get(id, 'bytes')) + (get(id, 'setupMs') !== undefined ? '; writer setup ' + ms(get(id, 'setupMs')) : '') + (opens ? '; opening the receiver\'s cores by key (before the clock) ' + ms(get(id, 'openMs')) : ''))
   ].join(' | ') + ' |')
   syncRow('corestore-sync', '(a) First sync, raw corestore 7 (keys known), pipe', n)
   syncRow('corestore-sync-tcp', '(a) First sync, raw corestore 7, TCP (2 processes)', n)
@@ -409,6 +531,19 @@ function baselineTable () {
       cell(id, () => fmt(get(id, 'blocksPerSec'), ' blocks/s') + ' (' + fmt(get(id, 'MBPerSec'), ' MB/s') + ')')
     ].join(' | ') + ' |')
   }
+  // issue 13
+  syncRow('corestore-sync-many', '(a) First sync of many small feeds, raw corestore 7 (keys known), pipe (' + runs(P.slowReps) + ')', num(P.manyFeeds) + ' × 1 × 100 B', true)
+  syncRow('corestore-sync-groups', '(a) First sync, raw corestore 7, the cores of ' + num(P.groupsMany) + ' groups on one stream, pipe (' + runs(P.slowReps) + ')', num(P.groupsMany * WRITERS_PER_GROUP) + ' × 1 × 100 B', true)
+  for (const [id, label] of [['corestore-live', '(e) Live growth, raw corestore 7, pipe'], ['corestore-live-tcp', '(e) Live growth, raw corestore 7, TCP (2 processes)']]) {
+    L.push('| ' + [label + ' (reader holds the core with a live download)', num(P.liveAppends) + ' appends × 100 B, each awaited at the peer',
+      cell(id, () => 'p50 ' + ms2(get(id, 'p50Ms')) + ' (p90 ' + ms2(get(id, 'p90Ms')) + ', p99 ' + ms2(get(id, 'p99Ms')) + ')'), '–',
+      cell(id, () => fmt(get(id, 'bytesPerAppend'), ' B') + '/append; whole run ' + ms(get(id, 'timeMs')))
+    ].join(' | ') + ' |')
+  }
+  L.push('| ' + ['(e) A live append crosses a line of raw corestores (pipes), every store holding the core with a live download', P.lineNodes + ' stores, ' + P.lineRounds + ' rounds of 1 block',
+    cell('corestore-live-line', () => ms2(get('corestore-live-line', 'perHopMs')) + ' per hop (whole line ' + ms(get('corestore-live-line', 'timeMs')) + ')'), '–',
+    cell('corestore-live-line', () => 'hops (ms, median): ' + get('corestore-live-line', 'hopMs') + '; ' + bytes(get('corestore-live-line', 'bytesPerRound')) + ' on all links per round')
+  ].join(' | ') + ' |')
   return L.join('\n')
 }
 
@@ -443,7 +578,7 @@ function report (totalS) {
   const busy = loadStart[0] > 0.5 || loadStart[1] > 1 || loadEnd[1] > mach.nproc
   L.push('- Load average (1/5/15 min) at start: ' + loadStart.map((x) => x.toFixed(2)).join(' / ') + ', at end: ' + loadEnd.map((x) => x.toFixed(2)).join(' / ') +
     (busy ? ' — **other processes were competing for the CPUs; absolute figures are noisy, compare ratios within this run**' : ''))
-  L.push('- Each scenario runs in its own `node --expose-gc` child process, ' + P.reps + ' repetition(s) (first contact and multifeed 6 on RAM: 1 run each); figures are medians; the first-sync and append scenarios run interleaved rep by rep with their baselines, so their ratios see the same load. Whole run: ' + Math.round(totalS) + ' s (baselines ' + Math.round(groupS.baselines) + ' s, hyper-multifeed ' + Math.round(groupS.hmf) + ' s' + hmfTimes() + ').')
+  L.push('- Each scenario runs in its own `node --expose-gc` child process, ' + P.reps + ' repetition(s) (first contact and multifeed 6 on RAM: 1 run each' + (P.slowReps !== P.reps ? '; issue 13\'s first sync of ' + num(P.manyFeeds) + ' feeds, ' + num(P.groupsMany) + ' groups and late reconnect: ' + runs(P.slowReps) + ' each' : '') + '); figures are medians; the first-sync, append and issue 13 scenarios run interleaved rep by rep with their baselines, so their ratios see the same load. Whole run: ' + Math.round(totalS) + ' s (baselines ' + Math.round(groupS.baselines) + ' s, hyper-multifeed ' + Math.round(groupS.hmf) + ' s' + hmfTimes() + ').')
   L.push('- Peak RSS is the kernel high-water mark (VmHWM), reset after setup so it covers the measured phase; "growth" is relative to RSS just before that phase. Bytes are counted on the wire after the Noise handshake, both directions.')
   L.push('')
   for (const [title, table] of [
