@@ -11,7 +11,7 @@ import { Encoder, Decoder, codedSymbolCodec, CodedSymbol } from './riblt'
 import { ChannelRouter, Routed } from './router'
 import { VERSION_MISMATCH, CLIENT_MISMATCH, OWNER_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, QUEUE_FULL, MultifeedError } from './errors'
 import { toHex } from './keys'
-import { Position, covers } from './position'
+import { Position, PositionMap, covers } from './position'
 import { endGracefully, hasCoreChannels } from './internals'
 import type { Link } from './transfers'
 import { ExchangeStats, newStats } from './stats'
@@ -84,9 +84,8 @@ export class FeedExchange implements Routed {
   mode: 'none' | 'in-sync' | 'list' | 'sketch' | 'sketch-fallback' = 'none' // how the sets were compared
   // feeds we wait for on this connection: hex key -> what the remote advertised
   readonly pending = new Map<string, Position>()
-  // what the remote told us it has: hex key -> length, and the fork where it is not 0 (see remotePosition)
-  readonly remote = new Map<string, number>()
-  private readonly remoteForks = new Map<string, number>()
+  // what the remote told us it has: hex key -> position
+  readonly remote = new PositionMap()
   // the transfers on this connection, owned by the multifeed's scheduler (lib/transfers.ts)
   transfers: Link | null = null
 
@@ -462,12 +461,7 @@ export class FeedExchange implements Routed {
   }
 
   private async receive(entries: m.FeedEntry[]): Promise<void> {
-    for (const e of entries) {
-      const hex = toHex(e.key)
-      this.remote.set(hex, e.length)
-      if (e.fork) this.remoteForks.set(hex, e.fork)
-      else this.remoteForks.delete(hex)
-    }
+    for (const e of entries) this.remote.set(toHex(e.key), { length: e.length, fork: e.fork ?? 0 })
     if (this.remote.size > this.maxEntries) throw TOO_MANY_FEEDS(this.maxEntries, this.remote.size)
     const began = await this.host.receiveEntries(this, entries)
     for (const core of began) this.began.push(core)
@@ -686,14 +680,12 @@ export class FeedExchange implements Routed {
   // The feed was removed here: stop waiting for it.
   onremoved(hex: string): void {
     this.remote.delete(hex)
-    this.remoteForks.delete(hex)
     if (this.pending.delete(hex) && this.pending.size === 0) this.progressed()
   }
 
   // What the remote last told us it has of a feed, or undefined if it told us nothing.
   remotePosition(hex: string): Position | undefined {
-    const length = this.remote.get(hex)
-    return length === undefined ? undefined : { length, fork: this.remoteForks.get(hex) ?? 0 }
+    return this.remote.get(hex)
   }
 
   // Does the remote hold all of `position` (as far as it told us)?

@@ -11,3 +11,33 @@ export interface Position {
 export function covers(have: Position, want: Position): boolean {
   return have.fork > want.fork || (have.fork === want.fork && have.length >= want.length)
 }
+
+// Positions by hex key, as compact as lengths alone: the fork is kept only where it is not 0.
+export class PositionMap {
+  private readonly lengths = new Map<string, number>()
+  private readonly forks = new Map<string, number>()
+
+  get size(): number {
+    return this.lengths.size
+  }
+
+  has(hex: string): boolean {
+    return this.lengths.has(hex)
+  }
+
+  get(hex: string): Position | undefined {
+    const length = this.lengths.get(hex)
+    return length === undefined ? undefined : { length, fork: this.forks.get(hex) ?? 0 }
+  }
+
+  set(hex: string, position: Position): void {
+    this.lengths.set(hex, position.length)
+    if (position.fork !== 0) this.forks.set(hex, position.fork)
+    else this.forks.delete(hex)
+  }
+
+  delete(hex: string): void {
+    this.lengths.delete(hex)
+    this.forks.delete(hex)
+  }
+}

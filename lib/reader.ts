@@ -76,8 +76,9 @@ export class FeedReader extends Readable {
   private readonly select: (record: FeedRecord) => boolean
   private readonly positions = new Map<string, number>() // next block to read of each feed
   private readonly handed = new Map<string, number>() // blocks of each feed the consumer took
-  private readonly forks = new Map<string, number>() // the fork each feed was at when it was last looked at
-  private readonly truncations = new Map<string, { count: number, length: number }>() // feeds met at a new fork: how often, and the last new length
+  // each feed's fork when last looked at, how many truncations the reader has met in it, and the length
+  // the last one left
+  private readonly forks = new Map<string, { fork: number, truncations: number, length: number }>()
   private readonly turns = new Set<string>() // feeds with blocks to read, in turn order
   private readonly reading = new Set<string>() // feeds in a turn now
   private readonly missing = new Map<string, number>() // feed -> the block it waits for (not stored here)
@@ -181,10 +182,9 @@ export class FeedReader extends Readable {
   // reading goes on from there and the blocks that replace them come as they arrive.
   private truncated(record: FeedRecord): void {
     const seen = this.forks.get(record.hex)
-    if (seen === undefined || seen === record.fork) return
-    this.forks.set(record.hex, record.fork)
+    if (seen === undefined || seen.fork === record.fork) return
     this.countHanded() // blocks taken before now count as of the old fork
-    this.truncations.set(record.hex, { count: (this.truncations.get(record.hex)?.count ?? 0) + 1, length: record.length })
+    this.forks.set(record.hex, { fork: record.fork, truncations: seen.truncations + 1, length: record.length })
     if (this.positions.get(record.hex)! > record.length) this.positions.set(record.hex, record.length)
     if (this.handed.get(record.hex)! > record.length) {
       this.handed.set(record.hex, record.length)
@@ -194,7 +194,7 @@ export class FeedReader extends Readable {
   }
 
   private generationOf(hex: string): number {
-    return this.truncations.get(hex)?.count ?? 0
+    return this.forks.get(hex)?.truncations ?? 0
   }
 
   // The feed left the multifeed. Its place stays: if it comes back (downloaded again, authorized again),
@@ -214,7 +214,7 @@ export class FeedReader extends Readable {
       if (!this.select(record)) return
       const from = this.since?.get(record.hex) ?? 0
       this.positions.set(record.hex, from)
-      this.forks.set(record.hex, record.fork)
+      this.forks.set(record.hex, { fork: record.fork, truncations: 0, length: record.length })
       if (!this.handed.has(record.hex)) this.handed.set(record.hex, from)
     }
     if (this.reading.has(record.hex) || this.missing.has(record.hex)) return
@@ -302,8 +302,8 @@ export class FeedReader extends Readable {
       const { hex, seq, generation } = this.sent[this.sentHead++]
       this.handedCount++
       // a block of an older fork, taken after we met the new one, counts only up to where the forks agree
-      const truncation = this.truncations.get(hex)
-      const upTo = truncation === undefined || truncation.count === generation ? seq + 1 : Math.min(seq + 1, truncation.length)
+      const seen = this.forks.get(hex)
+      const upTo = seen === undefined || seen.truncations === generation ? seq + 1 : Math.min(seq + 1, seen.length)
       if (upTo > (this.handed.get(hex) ?? 0)) this.handed.set(hex, upTo)
       if (this.cursor !== null) this.dirty.add(hex)
     }

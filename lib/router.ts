@@ -56,7 +56,7 @@ export class ChannelRouter {
   }
 
   private async oncoreopen(id: Buffer | null): Promise<unknown> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending])
+    await this.allReady()
     if (!id) return
     let owned = false
     for (const routed of this.members) {
@@ -107,8 +107,13 @@ export class ChannelRouter {
     if (this.routes.get(hex) === routed) this.routes.delete(hex)
   }
 
-  private async onpair(id: Buffer | null): Promise<void> {
+  // Every multifeed that was opening on this muxer is ready (or failed).
+  private async allReady(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending])
+  }
+
+  private async onpair(id: Buffer | null): Promise<void> {
+    await this.allReady()
     if (!id) return
     const routed = this.routes.get(b4a.toString(id, 'hex'))
     if (routed) routed.onremoteopen()

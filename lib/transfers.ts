@@ -179,11 +179,7 @@ export class TransferScheduler {
     const link = this.links.get(exchange)
     if (!link || exchange.closed || this.host.closing) return
     if (!link.uploads.has(record.hex)) link.uploads.set(record.hex, Math.max(1, owed(record, exchange.remotePosition(record.hex))))
-    if (record.core !== null) {
-      link.offered.set(record.hex, Date.now())
-      await this.attach(this.use(record, exchange, link), exchange, true).catch(safetyCatch)
-      return
-    }
+    if (record.core !== null) link.offered.set(record.hex, Date.now()) // open already: outside the window
     await this.openForRemote(record, exchange, link)
   }
 
@@ -462,7 +458,7 @@ export class TransferScheduler {
     if (isAttached(core, exchange.muxer)) {
       // attached, but the remote closed the channel (a stall or a superseded fork there): hypercore only
       // answers the remote's next open then, so open a new one ourselves
-      if (!repair && (hasChannel(core, exchange.muxer) || !exchange.muxer.stream.opened)) return
+      if (!repair && hasChannel(core, exchange.muxer)) return
       detach(core, exchange.muxer)
     }
     attach(core, exchange.muxer)
@@ -497,11 +493,9 @@ export class TransferScheduler {
       for (const [hex, at] of link.downloads) {
         if (now - at < this.limits.stallTimeout) continue
         // the core is still opening here (new cores of one Corestore are created one at a time: thousands
-        // take seconds): nothing was asked yet, so the connection has not stalled; its time starts now
-        if (this.opening(hex)) {
-          link.downloads.set(hex, now)
-          continue
-        }
+        // take seconds): nothing was asked yet, so the connection has not stalled; use() starts its clock
+        // once the core is open
+        if (this.opening(hex)) continue
         let list = idle.get(hex)
         if (!list) idle.set(hex, list = [])
         list.push([ex, link])
@@ -524,10 +518,7 @@ export class TransferScheduler {
       for (const [hex, at] of [...link.uploading]) {
         const record = this.host.recordOf(hex)
         if (!record || now - at < this.limits.stallTimeout) continue
-        if (this.opening(hex)) { // the remote cannot fetch before our core is open
-          link.uploading.set(hex, now)
-          continue
-        }
+        if (this.opening(hex)) continue // the remote cannot fetch before our core is open
         if (record.core !== null) this.closeChannel(record, record.core, ex)
         this.finishUpload(record, ex, link)
       }
