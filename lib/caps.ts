@@ -4,7 +4,7 @@ import crypto from 'hypercore-crypto'
 import b4a from 'b4a'
 import c from 'compact-encoding'
 
-const [CAP_INITIATOR, CAP_RESPONDER, SALT] = crypto.namespace('hyper-multifeed', 3)
+const [CAP_INITIATOR, CAP_RESPONDER, SALT, HELLO_INITIATOR, HELLO_RESPONDER] = crypto.namespace('hyper-multifeed', 5)
 
 function hash(key: Buffer, parts: Buffer[], bytes = 32): Buffer {
   const out = b4a.allocUnsafe(bytes) as Buffer
@@ -15,6 +15,14 @@ function hash(key: Buffer, parts: Buffer[], bytes = 32): Buffer {
 // Proof that the sender knows the shared key, bound to this connection so it cannot be replayed.
 export function capability(isInitiator: boolean, sharedKey: Buffer, handshakeHash: Buffer): Buffer {
   return hash(sharedKey, [isInitiator ? CAP_INITIATOR : CAP_RESPONDER, handshakeHash])
+}
+
+// The hello's proof of a set (3.1.0): that the sender knows the shared key, runs the same client and owner,
+// and holds a set of `count` elements with this digest (salted per connection, so never replayable). Equal
+// to the one the receiver computes for itself as the sender's side exactly when the summaries would match.
+export function helloProof(isInitiator: boolean, sharedKey: Buffer, handshakeHash: Buffer, client: string, owner: Buffer | null, count: number, digest: Buffer): Buffer {
+  const parts = [isInitiator ? HELLO_INITIATOR : HELLO_RESPONDER, handshakeHash, c.encode(c.string, client) as Buffer, owner ?? b4a.alloc(0) as Buffer, c.encode(c.uint, count) as Buffer, digest]
+  return hash(sharedKey, parts, 16)
 }
 
 // Per-connection salt for set hashes: unknown to anyone without the shared key, new on every connection.

@@ -6,9 +6,10 @@ import safetyCatch from 'safety-catch'
 import type Protomux from 'protomux'
 import type Hypercore from 'hypercore'
 import * as m from './messages'
-import { capability, connectionSalt, element, elementKeyHash, elementLength, SetDigest, ELEMENT_BYTES } from './caps'
+import { capability, connectionSalt, element, elementKeyHash, elementLength, helloProof, SetDigest, ELEMENT_BYTES } from './caps'
 import { Encoder, Decoder, codedSymbolCodec, CodedSymbol } from './riblt'
 import { ChannelRouter, Routed } from './router'
+import type { Greeter } from './hello'
 import { VERSION_MISMATCH, CLIENT_MISMATCH, OWNER_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, QUEUE_FULL, MultifeedError } from './errors'
 import { toHex } from './keys'
 import { Position, PositionMap, covers } from './position'
@@ -71,7 +72,7 @@ export function chooseMode(a: number, b: number): 'list' | 'sketch' {
   return Math.abs(a - b) * MODE_BYTES_PER_DIFFERENCE < (a + b) * ENTRY_BYTES ? 'sketch' : 'list'
 }
 
-export class FeedExchange implements Routed {
+export class FeedExchange implements Routed, Greeter {
   readonly host: ExchangeHost
   readonly muxer: Protomux
   readonly stream: any
@@ -120,6 +121,12 @@ export class FeedExchange implements Routed {
   private remoteRejected = false
   private receivedDone = false
   private readonly offStreamClose: () => void
+  // On a shared connection the hello decides first (lib/hello.ts): `greeting` while it has not, `dormant`
+  // once it found both sets equal (live, without a channel until one side has news), `helloStale` if our
+  // set changed after our proof was made.
+  private greeting = false
+  private dormant = false
+  private helloStale = false
 
   // `openFirst: false`: offer our channel (and with it our discovery key) only when the remote offers its own
   constructor(host: ExchangeHost, muxer: Protomux, stream: any, owned: boolean, timeout: number, finite = false, openFirst = true) {
@@ -173,17 +180,89 @@ export class FeedExchange implements Routed {
     if (!this.muxer.stream.handshakeHash) await this.muxer.stream.opened
     if (this.phase === 'closed') return
     this.router.add(this.host.discoveryKey!, this)
-    if (this.openFirst) this.open()
+    if (!this.owned) {
+      this.greeting = true
+      this.router.hello.register(this)
+    } else if (this.openFirst) this.open()
+  }
+
+  get tag(): Buffer {
+    return this.host.discoveryKey!.subarray(0, m.HELLO_TAG_BYTES) as Buffer
+  }
+
+  get offering(): boolean {
+    return this.openFirst
+  }
+
+  // Our hello proof and the one the remote's side of the same set would give.
+  async proofs(): Promise<{ ours: Buffer, theirs: Buffer } | null> {
+    await this.computeSet()
+    if (!this.greeting || this.phase !== 'opening') return null
+    const summary = { count: this.local.length, digest: this.localDigest!.digest }
+    const proof = (initiator: boolean): Buffer => helloProof(initiator, this.host.key!, this.muxer.stream.handshakeHash, this.host.client, this.host.owner, summary.count, summary.digest)
+    this.local = []
+    this.elements = []
+    return { ours: proof(this.isInitiator), theirs: proof(!this.isInitiator) }
+  }
+
+  greeted(result: 'in-sync' | 'differ' | 'fallback'): void {
+    if (!this.greeting || this.phase !== 'opening') return
+    this.greeting = false
+    if (result === 'in-sync' && !this.helloStale) return this.rest()
+    this.router.hello.unregister(this) // our set changed since our proof: our channel tells the remote
+    if (result === 'fallback' && !this.openFirst) return // as 3.0: wait for the remote's channel
+    this.open()
+  }
+
+  regreeted(): void {
+    if (this.dormant) this.wake()
+  }
+
+  farewell(): void {
+    if (this.dormant) this.destroy(null)
+  }
+
+  // In sync by the hello: live, with no channel until one side has news (then wake()).
+  private rest(): void {
+    this.dormant = true
+    this.mode = 'in-sync'
+    this.phase = 'live'
+    this.sentDone = true
+    this.receivedDone = true
+    this.localDigest = null
+    this.arm()
+    this.stats.startedAt = this.stats.finishedAt = Date.now()
+    this.stats.inSync = true
+    this.emitRemoteFeeds([], true)
+    this.maybeEnd()
+    this.host.exchangeUpdated(this)
+  }
+
+  // Leave the hello or the in-sync rest and open our exchange channel: a full exchange follows.
+  private wake(): void {
+    if (this.phase === 'closed' || !this.muxer.stream.handshakeHash || !this.host.discoveryKey) return
+    if (this.greeting || this.dormant) this.router.hello.unregister(this)
+    this.greeting = false
+    if (this.dormant) {
+      this.dormant = false
+      this.phase = 'opening'
+      this.mode = 'none'
+      this.sentDone = false
+      this.receivedDone = false
+      this.arm()
+    }
+    this.open()
   }
 
   // Offer our channel now (the networker learned the remote looks this multifeed up).
   offerChannel(): void {
     this.openFirst = true
-    if (this.phase === 'opening' && this.muxer.stream.handshakeHash && this.host.discoveryKey) this.open()
+    if (this.greeting) this.router.hello.offer(this)
+    else if (this.phase === 'opening') this.wake()
   }
 
   onremoteopen(): void {
-    if (this.phase === 'opening' && this.muxer.stream.handshakeHash && this.host.discoveryKey) this.open()
+    if (this.phase === 'opening' || this.dormant) this.wake()
   }
 
   onremotecore(discoveryKey: Buffer): Promise<void> | null {
@@ -354,13 +433,18 @@ export class FeedExchange implements Routed {
   }
 
   private async sendSummary(): Promise<void> {
-    this.local = await this.host.sharedEntries()
+    await this.computeSet()
     if (this.phase === 'closed') return
+    this.send(0, m.encode(m.summary, { count: this.local.length, digest: this.localDigest!.digest }))
+  }
+
+  // Our set as of now: its entries, their elements and its digest.
+  private async computeSet(): Promise<void> {
+    this.local = await this.host.sharedEntries()
     const salt = this.salt = connectionSalt(this.host.key!, this.muxer.stream.handshakeHash)
     this.localDigest = new SetDigest(salt)
     this.elements = this.local.map((entry) => element(salt, entry.key, entry.length, entry.fork ?? 0))
     for (const el of this.elements) this.localDigest.toggle(el)
-    this.send(0, m.encode(m.summary, { count: this.local.length, digest: this.localDigest.digest }))
   }
 
   private expect(...phases: Phase[]): void {
@@ -414,6 +498,8 @@ export class FeedExchange implements Routed {
 
   // Records new to us while the exchange runs: sent now if it is live, else once it is.
   announceRecords(records: Array<[string, m.MemberRecord]>): void {
+    if (this.greeting) this.helloStale = true
+    if (this.dormant && !this.finite) this.wake()
     if (this.phase === 'opening' || this.phase === 'closed') return // the summary will carry them
     if (this.phase === 'live') return this.sendRecords(records)
     for (const [id, record] of records) this.recordQueue.set(id, record)
@@ -628,6 +714,8 @@ export class FeedExchange implements Routed {
   // A local feed appeared or grew: tell the remote, batched per tick, unless it already has that much.
   announce(entry: LocalEntry): void {
     if (this.finite && this.phase === 'live') return
+    if (this.greeting) this.helloStale = true
+    if (this.dormant) this.wake()
     const hex = toHex(entry.key)
     if (this.remoteCovers(hex, positionOf(entry))) return
     this.announceQueue.set(hex, entry)
@@ -716,6 +804,7 @@ export class FeedExchange implements Routed {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     if (this.host.discoveryKey) this.router.delete(this.host.discoveryKey, this)
+    if (this.greeting || this.dormant) this.router.hello.leave(this)
     this.router.leave(this)
     this.router.unwatchForeign(this)
     if (this.channel !== null) this.channel.close()

@@ -6,7 +6,9 @@ type Codec<T> = c.Encoder<T>
 type State = Parameters<Codec<unknown>['decode']>[0]
 
 export const PROTOCOL = 'hyper-multifeed'
-export const VERSION = '3.0.0'
+export const VERSION = '3.1.0'
+// One channel per connection that greets every multifeed on it at once (3.1.0): see PROTOCOL.md "Hello".
+export const HELLO_PROTOCOL = 'hyper-multifeed/hello'
 
 export interface Limits {
   maxEntriesPerMessage: number
@@ -287,6 +289,39 @@ export const memberRecord: Codec<MemberRecord> = {
     return { type, admin: (flags & 1) !== 0, feed, by, signer, signature: c.fixed64.decode(state) as Buffer }
   }
 }
+
+// The hello channel's one message (3.1.0): multifeeds the sender replicates on this connection, each as
+// the first 8 bytes of its discovery key and a 16-byte proof of its set (lib/caps.ts helloProof).
+export interface Greeting {
+  tag: Buffer
+  proof: Buffer
+}
+
+export const HELLO_TAG_BYTES = 8
+export const HELLO_PROOF_BYTES = 16
+
+const greeting: Codec<Greeting> = {
+  preencode(state, m) {
+    c.fixed(HELLO_TAG_BYTES).preencode(state, m.tag)
+    c.fixed(HELLO_PROOF_BYTES).preencode(state, m.proof)
+  },
+  encode(state, m) {
+    c.fixed(HELLO_TAG_BYTES).encode(state, m.tag)
+    c.fixed(HELLO_PROOF_BYTES).encode(state, m.proof)
+  },
+  decode(state) {
+    return { tag: c.fixed(HELLO_TAG_BYTES).decode(state) as Buffer, proof: c.fixed(HELLO_PROOF_BYTES).decode(state) as Buffer }
+  }
+}
+
+export const greetings: Codec<Greeting[]> = boundedArray(greeting, LIMITS.maxEntriesPerMessage)
+
+// The hello channel's second message (3.1.0): multifeeds the sender no longer replicates on this
+// connection, by tag, after it greeted them.
+export const farewells: Codec<Buffer[]> = boundedArray(c.fixed(HELLO_TAG_BYTES) as Codec<Buffer>, LIMITS.maxEntriesPerMessage)
+
+// The hello channel's handshake: the sender's protocol version.
+export const helloHandshake: Codec<string> = boundedString(LIMITS.maxStringLength)
 
 // Membership records, either side, whenever it learns the remote lacks them (2.2.0; type 6).
 export interface Records {

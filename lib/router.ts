@@ -8,6 +8,7 @@ import type Protomux from 'protomux'
 import b4a from 'b4a'
 import { PROTOCOL } from './messages'
 import { catchAll, withdrawClosedOpens, HYPERCORE_PROTOCOL } from './internals'
+import { GroupHello } from './hello'
 
 const ROUTER = Symbol('hyper-multifeed router')
 
@@ -35,6 +36,7 @@ export class ChannelRouter {
   private readonly closers = new Map<unknown, Set<() => void>>()
 
   private readonly muxer: Protomux
+  readonly hello: GroupHello // greets every multifeed on a shared connection at once (lib/hello.ts)
   private coreFallback: ((id: Buffer | null) => unknown) | null = null // corestore's handler
   private readonly oncore = async (id: Buffer): Promise<void> => { await this.oncoreopen(id) }
   private readonly members = new Set<Routed>() // every multifeed exchange on this muxer, from its start
@@ -43,6 +45,7 @@ export class ChannelRouter {
     this.muxer = muxer
     withdrawClosedOpens(muxer) // we hold remote opens pending (here, and while a core opens for an upload)
     muxer.pair({ protocol: PROTOCOL }, (id) => this.onpair(id))
+    this.hello = new GroupHello(muxer)
     this.claimCoreOpens()
   }
 

@@ -10,6 +10,7 @@ import type Protomux from 'protomux'
 import type { Multifeed } from '../lib/multifeed'
 import type { FeedExchange } from '../lib/exchange'
 import { PROTOCOL } from '../lib/messages'
+import { ChannelRouter } from '../lib/router'
 import * as errors from './errors'
 
 export type Connection = Hyperswarm.Connection
@@ -228,6 +229,8 @@ export class Networker extends ReadyResource {
     // connection is gone, and a later swarm on the remote must find a new one waiting here.
     const muxer = Hypercore.getProtocolMuxer(conn)
     muxer.pair({ protocol: PROTOCOL, id: state.topic }, () => this.onremoteopen(state, conn, muxer))
+    // the same when the remote greets it on the hello instead (lib/hello.ts)
+    ChannelRouter.from(muxer).hello.watch(state.topic, () => this.onremoteopen(state, conn, muxer, false))
   }
 
   // A multifeed's channel (its discovery key) is offered first only on a connection we made to a peer we
@@ -257,7 +260,8 @@ export class Networker extends ReadyResource {
     }
   }
 
-  private onremoteopen(state: Swarmed, conn: Connection, muxer: Protomux): void {
+  // `opened`: the remote opened the multifeed's channel (else it greeted it: the hello goes on)
+  private onremoteopen(state: Swarmed, conn: Connection, muxer: Protomux, opened = true): void {
     const { multi } = state
     if (this.swarmed.get(multi) !== state || !state.conns.has(conn) || multi.closing || !multi.opened) return
     let ex = liveExchange(multi, muxer)
@@ -271,7 +275,7 @@ export class Networker extends ReadyResource {
       ex = liveExchange(multi, muxer)
     }
     // opens our channel now, before protomux decides the remote's open went unanswered
-    if (ex !== null) ex.onremoteopen()
+    if (ex !== null && opened) ex.onremoteopen()
   }
 
   // --- multifeeds ---
@@ -283,7 +287,10 @@ export class Networker extends ReadyResource {
     multi.off('close', state.onclose)
     for (const conn of state.conns) {
       const muxer = Hypercore.getProtocolMuxer(conn)
-      if (state.topic !== null) muxer.unpair({ protocol: PROTOCOL, id: state.topic })
+      if (state.topic !== null) {
+        muxer.unpair({ protocol: PROTOCOL, id: state.topic })
+        ChannelRouter.from(muxer).hello.unwatch(state.topic)
+      }
       if (multi.closing) continue // its close tears its exchanges down itself
       try {
         multi.unreplicate(conn)
