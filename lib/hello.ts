@@ -26,7 +26,7 @@ export interface Greeter {
 
 // Tags the remote may name on one connection: past this it is flooding, and the hello ends (every
 // multifeed opens its own channel, which has its own bounds).
-export const MAX_REMOTE_GROUPS = 65536
+export const MAX_REMOTE_GROUPS = 16384
 
 export class GroupHello {
   private readonly muxer: Protomux
