@@ -180,6 +180,7 @@ export class FeedExchange implements Routed, Greeter {
     if (!this.muxer.stream.handshakeHash) await this.muxer.stream.opened
     if (this.phase === 'closed') return
     this.router.add(this.host.discoveryKey!, this)
+    if (this.channel !== null) return // the remote opened (or greeted) first and we answered already
     if (!this.owned) {
       this.greeting = true
       this.router.hello.register(this)
@@ -196,12 +197,10 @@ export class FeedExchange implements Routed, Greeter {
 
   // Our hello proof and the one the remote's side of the same set would give.
   async proofs(): Promise<{ ours: Buffer, theirs: Buffer } | null> {
-    await this.computeSet()
+    // a snapshot of its own: the exchange may have left the hello meanwhile, its summary being computed
+    const set = await this.snapshot()
     if (!this.greeting || this.phase !== 'opening') return null
-    const summary = { count: this.local.length, digest: this.localDigest!.digest }
-    const proof = (initiator: boolean): Buffer => helloProof(initiator, this.host.key!, this.muxer.stream.handshakeHash, this.host.client, this.host.owner, summary.count, summary.digest)
-    this.local = []
-    this.elements = []
+    const proof = (initiator: boolean): Buffer => helloProof(initiator, this.host.key!, this.muxer.stream.handshakeHash, this.host.client, this.host.owner, set.local.length, set.digest.digest)
     return { ours: proof(this.isInitiator), theirs: proof(!this.isInitiator) }
   }
 
@@ -220,6 +219,10 @@ export class FeedExchange implements Routed, Greeter {
 
   farewell(): void {
     if (this.dormant) this.destroy(null)
+  }
+
+  remoteGreeted(): void {
+    if (this.phase === 'opening' && !this.greeting && this.channel === null) this.wake()
   }
 
   // In sync by the hello: live, with no channel until one side has news (then wake()).
@@ -440,11 +443,20 @@ export class FeedExchange implements Routed, Greeter {
 
   // Our set as of now: its entries, their elements and its digest.
   private async computeSet(): Promise<void> {
-    this.local = await this.host.sharedEntries()
-    const salt = this.salt = connectionSalt(this.host.key!, this.muxer.stream.handshakeHash)
-    this.localDigest = new SetDigest(salt)
-    this.elements = this.local.map((entry) => element(salt, entry.key, entry.length, entry.fork ?? 0))
-    for (const el of this.elements) this.localDigest.toggle(el)
+    const set = await this.snapshot()
+    this.local = set.local
+    this.salt = set.salt
+    this.elements = set.elements
+    this.localDigest = set.digest
+  }
+
+  private async snapshot(): Promise<{ local: LocalEntry[], salt: Buffer, elements: Buffer[], digest: SetDigest }> {
+    const local = await this.host.sharedEntries()
+    const salt = connectionSalt(this.host.key!, this.muxer.stream.handshakeHash)
+    const digest = new SetDigest(salt)
+    const elements = local.map((entry) => element(salt, entry.key, entry.length, entry.fork ?? 0))
+    for (const el of elements) digest.toggle(el)
+    return { local, salt, elements, digest }
   }
 
   private expect(...phases: Phase[]): void {
@@ -804,7 +816,7 @@ export class FeedExchange implements Routed, Greeter {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     if (this.host.discoveryKey) this.router.delete(this.host.discoveryKey, this)
-    if (this.greeting || this.dormant) this.router.hello.leave(this)
+    this.router.hello.leave(this) // tells the remote if it was greeted; forgets a parked one
     this.router.leave(this)
     this.router.unwatchForeign(this)
     if (this.channel !== null) this.channel.close()

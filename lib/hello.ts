@@ -22,6 +22,9 @@ export interface Greeter {
   regreeted(): void
   // after 'in-sync': the remote's side of this multifeed left the connection
   farewell(): void
+  // after 'fallback' while it waits for the remote's channel: the remote greeted it on a hello opened
+  // later (it had none when ours was rejected): open the exchange channel
+  remoteGreeted(): void
 }
 
 // Tags the remote may name on one connection: past this it is flooding, and the hello ends (every
@@ -32,18 +35,22 @@ export class GroupHello {
   private readonly muxer: Protomux
   private channel: Protomux.Channel | null = null
   private state: 'idle' | 'opening' | 'open' | 'failed' = 'idle'
+  // our open was rejected before it paired: the remote had no multifeed here yet, or speaks 3.0. A hello
+  // it opens later is answered; a 3.0 peer never opens one
+  private rejected = false
+  private readonly parked = new Map<string, Greeter>() // fell back on a rejection, waiting for the remote's channel
   private readonly waiting = new Map<string, Greeter>() // ours, undecided, by tag
   private readonly resting = new Map<string, Greeter>() // ours, found in sync: no channel of their own
   private readonly offered = new Set<Greeter>() // named to the remote (or being)
   private readonly proofs = new Map<Greeter, { ours: Buffer, theirs: Buffer }>()
-  private readonly remote = new Map<string, Buffer>() // tag -> proof the remote named, until a decision uses it
+  private readonly remote = new Map<string, string>() // tag -> proof the remote named (hex), until a decision uses it
   private readonly watchers = new Map<string, () => void>() // tag -> who makes a multifeed for it (the networker)
   private outbox: m.Greeting[] = []
   private flushing = false
 
   constructor(muxer: Protomux) {
     this.muxer = muxer
-    muxer.pair({ protocol: m.HELLO_PROTOCOL }, () => this.open())
+    muxer.pair({ protocol: m.HELLO_PROTOCOL }, () => this.answer())
   }
 
   get failed(): boolean {
@@ -53,7 +60,11 @@ export class GroupHello {
   register(g: Greeter): void {
     const tag = b4a.toString(g.tag, 'hex')
     // no hello on this connection, or (one in 2^64) two of our multifeeds share a tag: the 3.0 way
-    if (this.state === 'failed' || this.waiting.has(tag)) return g.greeted('fallback')
+    if (this.state === 'failed' || this.waiting.has(tag)) {
+      g.greeted('fallback')
+      if (this.rejected && !g.offering) this.parked.set(tag, g) // after: greeted() unregisters it
+      return
+    }
     this.waiting.set(tag, g)
     this.open()
     if (g.offering || this.remote.has(tag)) this.offer(g)
@@ -64,6 +75,7 @@ export class GroupHello {
     const tag = b4a.toString(g.tag, 'hex')
     if (this.waiting.get(tag) === g) this.waiting.delete(tag)
     if (this.resting.get(tag) === g) this.resting.delete(tag)
+    if (this.parked.get(tag) === g) this.parked.delete(tag)
     this.offered.delete(g)
     this.proofs.delete(g)
   }
@@ -71,7 +83,10 @@ export class GroupHello {
   // The exchange is gone from this connection: a remote that was greeted (or resting with it) is told.
   leave(g: Greeter): void {
     const tag = b4a.toString(g.tag, 'hex')
-    const told = this.offered.has(g) || this.resting.get(tag) === g
+    // a greeting still queued is withdrawn, not contradicted: a farewell sent now would overtake it
+    const queued = this.outbox.length
+    this.outbox = this.outbox.filter((x) => !b4a.equals(x.tag, g.tag))
+    const told = (this.offered.has(g) && this.outbox.length === queued) || this.resting.get(tag) === g
     this.unregister(g)
     if (told && this.state === 'open' && this.channel !== null) this.channel.messages[1].send(m.encode(m.farewells, [g.tag]))
   }
@@ -110,9 +125,18 @@ export class GroupHello {
     if (ours === undefined || theirs === undefined) return
     this.unregister(g)
     this.remote.delete(tag) // one greeting, one decision: a later exchange here waits for a new one
-    const inSync = b4a.equals(theirs, ours.theirs)
+    const inSync = theirs === b4a.toString(ours.theirs, 'hex')
     if (inSync) this.resting.set(tag, g)
     g.greeted(inSync ? 'in-sync' : 'differ')
+  }
+
+  // The remote opened the hello: answer it, even after it rejected ours (it had no multifeed here then).
+  private answer(): void {
+    if (this.state === 'failed' && this.rejected) {
+      this.state = 'idle'
+      this.rejected = false
+    }
+    this.open()
   }
 
   private open(): void {
@@ -125,7 +149,7 @@ export class GroupHello {
         { encoding: c.raw, onmessage: (buf: Buffer) => this.onfarewells(buf) }
       ],
       onopen: (hs: Buffer) => this.onopen(hs),
-      onclose: () => this.fail()
+      onclose: (isRemote: boolean) => this.fail(isRemote && this.state === 'opening')
     })
     if (channel === null) return this.fail()
     this.channel = channel
@@ -159,9 +183,13 @@ export class GroupHello {
         continue
       }
       if (!this.remote.has(hex) && this.remote.size >= MAX_REMOTE_GROUPS) return this.fail()
-      this.remote.set(hex, proof) // the newest greeting counts
+      this.remote.set(hex, b4a.toString(proof, 'hex')) // the newest greeting counts (as a string: not a view that holds its whole message)
       const g = this.waiting.get(hex)
-      if (g === undefined) this.watchers.get(hex)?.()
+      const parked = this.parked.get(hex)
+      if (g === undefined && parked !== undefined) {
+        this.parked.delete(hex)
+        parked.remoteGreeted()
+      } else if (g === undefined) this.watchers.get(hex)?.()
       else if (this.offered.has(g)) this.decide(hex, g)
       else this.offer(g) // the remote named it first: now we may too
     }
@@ -210,9 +238,11 @@ export class GroupHello {
 
   // The remote has no hello (it rejected the channel), closed it, or broke it: every multifeed still
   // waiting goes on as 3.0 does, and later ones at once.
-  private fail(): void {
+  private fail(rejected = false): void {
     if (this.state === 'failed') return
     this.state = 'failed'
+    this.rejected = rejected
+    if (!rejected) this.parked.clear()
     const channel = this.channel
     this.channel = null
     if (channel !== null) channel.close()
@@ -223,6 +253,9 @@ export class GroupHello {
     this.proofs.clear()
     this.remote.clear()
     this.outbox = []
-    for (const g of waiting) g.greeted('fallback')
+    for (const g of waiting) {
+      g.greeted('fallback')
+      if (rejected && !g.offering) this.parked.set(b4a.toString(g.tag, 'hex'), g) // after: greeted() unregisters it
+    }
   }
 }

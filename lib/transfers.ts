@@ -357,9 +357,21 @@ export class TransferScheduler {
     const link = this.links.get(exchange)
     if (!link || exchange.pending.has(record.hex) || link.uploads.has(record.hex)) return
     const freed = this.dropDownload(record.hex, link)
-    if (link.feeds.delete(record.hex)) this.closeIfUnused(record)
+    if (link.feeds.delete(record.hex)) {
+      // another peer lacks what we just downloaded: close after this turn's announcements went out, so
+      // it is served from the open core rather than one closed and opened again
+      if (this.lackedElsewhere(record, exchange)) setImmediate(() => this.closeIfUnused(record))
+      else this.closeIfUnused(record)
+    }
     exchange.emitRemoteFeeds(this.advance(exchange, link))
     if (freed) this.advanceAll()
+  }
+
+  private lackedElsewhere(record: FeedRecord, except: FeedExchange): boolean {
+    for (const ex of this.links.keys()) {
+      if (ex !== except && ex.phase === 'live' && !ex.finite && !ex.remoteCovers(record.hex, record)) return true
+    }
+    return false
   }
 
   // No block of this feed came from this connection for stallTimeout: give it up here.

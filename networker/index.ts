@@ -229,8 +229,9 @@ export class Networker extends ReadyResource {
     // connection is gone, and a later swarm on the remote must find a new one waiting here.
     const muxer = Hypercore.getProtocolMuxer(conn)
     muxer.pair({ protocol: PROTOCOL, id: state.topic }, () => this.onremoteopen(state, conn, muxer))
-    // the same when the remote greets it on the hello instead (lib/hello.ts)
-    ChannelRouter.from(muxer).hello.watch(state.topic, () => this.onremoteopen(state, conn, muxer, false))
+    // the same when the remote greets it on the hello instead (lib/hello.ts): answered with our channel,
+    // whose capability check comes before any work on our set (a greeting proves nothing by itself)
+    ChannelRouter.from(muxer).hello.watch(state.topic, () => this.onremoteopen(state, conn, muxer))
   }
 
   // A multifeed's channel (its discovery key) is offered first only on a connection we made to a peer we
@@ -260,8 +261,7 @@ export class Networker extends ReadyResource {
     }
   }
 
-  // `opened`: the remote opened the multifeed's channel (else it greeted it: the hello goes on)
-  private onremoteopen(state: Swarmed, conn: Connection, muxer: Protomux, opened = true): void {
+  private onremoteopen(state: Swarmed, conn: Connection, muxer: Protomux): void {
     const { multi } = state
     if (this.swarmed.get(multi) !== state || !state.conns.has(conn) || multi.closing || !multi.opened) return
     let ex = liveExchange(multi, muxer)
@@ -275,7 +275,7 @@ export class Networker extends ReadyResource {
       ex = liveExchange(multi, muxer)
     }
     // opens our channel now, before protomux decides the remote's open went unanswered
-    if (ex !== null && opened) ex.onremoteopen()
+    if (ex !== null) ex.onremoteopen()
   }
 
   // --- multifeeds ---

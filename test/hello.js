@@ -188,3 +188,168 @@ test('hello: a flood of greetings or a malformed one ends the hello; a waiting g
     t.absent(peer.s1.destroyed, 'the connection stays')
   }
 })
+
+const tick = () => new Promise((resolve) => setImmediate(resolve))
+const whenTrue = async (fn) => { while (!fn()) await tick() } // for state nothing emits (bounded by callers)
+
+// One group on two Corestores, synced once over a shared connection and disconnected: the next
+// connection finds it in sync.
+async function syncedPair (t, opts = {}) {
+  const stores = [new Corestore(await t.tmp()), new Corestore(await t.tmp())]
+  t.teardown(() => Promise.all(stores.map((s) => s.close())), { order: 2 })
+  const key = crypto.randomBytes(32)
+  const a = await create(t, { key, valueEncoding: 'utf-8', ...opts }, stores[0])
+  const b = await create(t, { key, valueEncoding: 'utf-8', ...opts }, stores[1])
+  const w = await a.writer('w')
+  await w.append('block 0')
+  const first = connect(stores, [a], [b])
+  await bounded(t, allSynced([b], [w], 1), 'the first sync')
+  await disconnect(t, first)
+  return { stores, a, b, w }
+}
+
+const resting = (t, ms) => bounded(t, Promise.all(ms.map((m) => until(m, ['synced', 'exchange'], () => m.connections.length === 1 && m.connections[0].phase === 'live' && m.connections[0].inSync))), 'the group to rest in sync')
+
+test('hello: a group that leaves before its greeting went out withdraws it: no farewell overtakes it, the remote never rests with it', async (t) => {
+  const { stores, a, b } = await syncedPair(t, { timeout: 1000 })
+  const s1 = stores[0].replicate(true)
+  const s2 = stores[1].replicate(false)
+  s1.on('error', () => {})
+  s2.on('error', () => {})
+  s1.pipe(s2).pipe(s1)
+  b.replicate(s2)
+  a.replicate(s1)
+  const hello = ChannelRouter.from(Hypercore.getProtocolMuxer(s1)).hello
+  await bounded(t, whenTrue(() => hello.outbox.length > 0), 'a\'s greeting to be queued')
+  a.unreplicate(s1) // in the turn before the flush
+  // b's exchange waits for a greeting that never comes, and ends quietly at its timeout
+  await bounded(t, until(b, ['exchange-close'], () => b.connections.length === 0), 'b to end its exchange with a group that left', 5000)
+  t.is(b.connections.length, 0)
+})
+
+test('hello: a kept greeting holds 24 bytes, not the message it came in', async (t) => {
+  const { m, store } = await waiting(t)
+  const peer = await helloPeer(t, m, store)
+  const ours = ChannelRouter.from(Hypercore.getProtocolMuxer(peer.s1)).hello
+  await bounded(t, whenTrue(() => ours.state === 'open'), 'our hello to open')
+  const MESSAGES = 64
+  const filler = { tag: crypto.randomBytes(8), proof: crypto.randomBytes(16) }
+  for (let i = 0; i < MESSAGES; i++) {
+    const list = [{ tag: crypto.randomBytes(8), proof: crypto.randomBytes(16) }]
+    while (list.length < 4096) list.push(filler) // ~98 KB per message, one new tag in each
+    peer.hello.messages[0].send(messages.encode(messages.greetings, list))
+  }
+  await bounded(t, whenTrue(() => ours.remote.size >= MESSAGES + 1), 'the greetings to arrive')
+  const buffers = new Set()
+  for (const proof of ours.remote.values()) if (typeof proof !== 'string') buffers.add(proof.buffer)
+  t.is(buffers.size, 0, 'no greeting keeps a view of its message')
+})
+
+test('hello: a side whose first multifeed joins after the remote\'s hello open still greets (the rejection was "not yet")', async (t) => {
+  const { stores, a, b } = await syncedPair(t)
+  const s1 = stores[0].replicate(true)
+  const s2 = stores[1].replicate(false)
+  s1.on('error', () => {})
+  s2.on('error', () => {})
+  const muxers = [Hypercore.getProtocolMuxer(s1), Hypercore.getProtocolMuxer(s2)]
+  let opened = 0
+  const createChannel = muxers[1].createChannel
+  muxers[1].createChannel = function (opts) {
+    if (opts.protocol === messages.PROTOCOL) opened++
+    return createChannel.call(this, opts)
+  }
+  s1.pipe(s2).pipe(s1)
+  a.replicate(s1, { openFirst: false })
+  // b has no multifeed on the connection yet: its muxer rejects a's hello
+  await bounded(t, whenTrue(() => ChannelRouter.from(muxers[0]).hello.failed), 'a\'s hello to be rejected')
+  b.replicate(s2)
+  await bounded(t, Promise.all([a, b].map((m) => until(m, ['synced', 'exchange'], () => m.connections.length === 1 && m.connections[0].phase === 'live' && m.isSynced()))), 'the group to settle')
+  t.absent(ChannelRouter.from(muxers[0]).hello.failed, 'a\'s hello is up again')
+  t.absent(ChannelRouter.from(muxers[1]).hello.failed, 'b\'s hello is up')
+  t.ok(opened <= 1, `at most the group that fell back opens a channel: ${opened}`)
+})
+
+test('hello: both sides wake a resting group in the same turn, five reconnects in a row', async (t) => {
+  const stores = [new Corestore(await t.tmp()), new Corestore(await t.tmp())]
+  t.teardown(() => Promise.all(stores.map((s) => s.close())), { order: 2 })
+  const key = crypto.randomBytes(32)
+  const a = await create(t, { key, valueEncoding: 'utf-8' }, stores[0])
+  const b = await create(t, { key, valueEncoding: 'utf-8' }, stores[1])
+  const wa = await a.writer('w')
+  const wb = await b.writer('w')
+  await wa.append('a0')
+  await wb.append('b0')
+  const crossed = (n) => bounded(t, Promise.all([allSynced([a], [wb], n), allSynced([b], [wa], n)]), `both sides at ${n}`)
+  const first = connect(stores, [a], [b])
+  await crossed(1)
+  await disconnect(t, first)
+  for (let round = 0; round < 5; round++) {
+    const again = connect(stores, [a], [b])
+    await resting(t, [a, b])
+    await Promise.all([wa.append('a' + (round + 1)), wb.append('b' + (round + 1))])
+    await crossed(round + 2)
+    await disconnect(t, again)
+  }
+})
+
+test('hello: membership records made while an authorized group rests wake it and arrive', async (t) => {
+  const stores = [new Corestore(await t.tmp()), new Corestore(await t.tmp())]
+  t.teardown(() => Promise.all(stores.map((s) => s.close())), { order: 2 })
+  const owner = await create(t, { owner: true, valueEncoding: 'utf-8' }, stores[0])
+  const member = await create(t, { key: owner.joinKey, valueEncoding: 'utf-8' }, stores[1])
+  const ow = await owner.writer('w')
+  await ow.append('o')
+  const mw = await member.writer('w')
+  await mw.append('m')
+  const first = connect(stores, [owner], [member])
+  await bounded(t, allSynced([member], [ow], 1), 'the first sync')
+  await disconnect(t, first)
+  const again = connect(stores, [owner], [member])
+  await resting(t, [owner, member])
+  await owner.authorize(mw.key)
+  await bounded(t, until(owner, ['feed', 'synced'], () => lengthOf(owner, mw.key) === 1), 'the owner to take the member\'s feed')
+  await bounded(t, until(member, ['authorized'], () => member.isAuthorized(mw.key)), 'the member to learn its authorization')
+  await disconnect(t, again)
+  const third = connect(stores, [owner], [member])
+  await resting(t, [owner, member])
+  await owner.revoke(mw.key)
+  await bounded(t, until(member, ['remove', 'revoked'], () => !member.isAuthorized(mw.key)), 'the revocation to reach the member')
+  t.alike(third.opened, [1, 1], 'one channel each way, for the news')
+})
+
+test('hello: a greeting from a peer without the key costs a channel open (its capability check first), never our set', async (t) => {
+  const store = new Corestore(await t.tmp())
+  t.teardown(() => store.close(), { order: 2 })
+  const m = await create(t, {}, store)
+  for (let i = 0; i < 20; i++) await (await m.writer('w' + i)).append('x')
+  let computed = 0
+  const shared = m.exchanges.sharedEntries.bind(m.exchanges)
+  m.exchanges.sharedEntries = () => { computed++; return shared() }
+  const peer = new Corestore(await t.tmp())
+  t.teardown(() => peer.close(), { order: 2 })
+  const s1 = store.replicate(true)
+  const s2 = peer.replicate(false)
+  s1.on('error', () => {})
+  s2.on('error', () => {})
+  const ours = Hypercore.getProtocolMuxer(s1)
+  const theirs = Hypercore.getProtocolMuxer(s2)
+  let opens = 0
+  theirs.pair({ protocol: messages.PROTOCOL }, () => { opens++ }) // never answered: protomux rejects it
+  s1.pipe(s2).pipe(s1)
+  m.replicate(s1, { openFirst: false }) // as the networker on a connection not found under the topic
+  // as the networker's watcher does (networker/index.ts onremoteopen)
+  ChannelRouter.from(ours).hello.watch(m.discoveryKey, () => {
+    if (!m.connections.some((ex) => ex.muxer === ours && !ex.closed)) m.replicate(s1)
+    const ex = m.connections.find((ex) => ex.muxer === ours && !ex.closed)
+    if (ex) ex.onremoteopen()
+  })
+  await theirs.stream.opened
+  const hello = theirs.createChannel({ protocol: messages.HELLO_PROTOCOL, handshake: c.raw, messages: [{ encoding: c.raw }, { encoding: c.raw }] })
+  hello.open(messages.encode(messages.helloHandshake, messages.VERSION))
+  for (let i = 0; i < 10; i++) {
+    const before = opens
+    hello.messages[0].send(messages.encode(messages.greetings, [{ tag: m.discoveryKey.subarray(0, 8), proof: crypto.randomBytes(16) }]))
+    await bounded(t, until(m, ['exchange-close', 'exchange'], () => opens > before && m.connections.every((ex) => ex.closed)), `greeting ${i}: our channel to open and close`)
+  }
+  t.ok(computed <= 1, `ten greetings without the key: our set computed ${computed} times`)
+})
