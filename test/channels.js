@@ -1,9 +1,10 @@
-// Hypercore channels under load: a remote open held pending, and cores that take long to open.
+// Hypercore channels under load: a remote open held pending, cores that take long to open, and a core kept
+// open for the peer that lacks what it just downloaded.
 const test = require('brittle')
 const crypto = require('hypercore-crypto')
 const NoiseSecretStream = require('@hyperswarm/secret-stream')
 const Protomux = require('protomux')
-const { seeded, create, pipe, bounded } = require('./helpers.js')
+const { seeded, create, pipe, bounded, until } = require('./helpers.js')
 const { withdrawClosedOpens } = require('../dist/lib/internals.js')
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -60,4 +61,26 @@ test('a download waiting for its core to open is not given up as stalled', { tim
   await bounded(t, b.synced(), 'synced()', 10000)
   t.is(stalled.length, 0, 'no stalled event')
   t.is(b.list().filter((f) => f.length === 1).length, 3, 'every feed downloaded')
+})
+
+// a -> b -> c: b downloads a new feed from a while c lacks it. b serves c from the core it downloaded
+// into, rather than closing it once the download settled and opening it again for c's request.
+test('a feed downloaded for one peer and lacked by another is served from the same open core', async (t) => {
+  const a = await create(t)
+  const b = await create(t, { key: a.key })
+  const c = await create(t, { key: a.key })
+  pipe(a, b)
+  pipe(b, c)
+  await bounded(t, Promise.all([a, b, c].map((m) => m.synced())), 'the empty sync')
+  const w = await a.writer('w')
+  const opened = []
+  const session = b.session.bind(b)
+  b.session = (opts) => {
+    if (opts.key && opts.key.equals(w.key)) opened.push(Date.now())
+    return session(opts)
+  }
+  await w.append('across two hops')
+  await bounded(t, until(c, ['feed', 'synced', 'exchange'], () => c.list().some((f) => f.key.equals(w.key) && f.length === 1) && c.isSynced()), 'the block to reach c')
+  t.is((await c.feed(w.key).get(0)).toString(), 'across two hops')
+  t.is(opened.length, 1, 'b opened the feed once, for both its download and its upload')
 })
