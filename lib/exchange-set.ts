@@ -18,7 +18,7 @@ import { FeedRecord, newRecord, infoOf } from './feed-record'
 import { FeedEntry, MemberRecord, RECORD_LENGTH } from './messages'
 import { Position, covers } from './position'
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
-import { endGracefully } from './internals'
+import { endGracefully, remoteHolds, remoteDownloads } from './internals'
 import { toHex } from './keys'
 import * as errors from './errors'
 
@@ -37,6 +37,7 @@ export interface ExchangeSetHost {
   emit(event: string, ...args: unknown[]): boolean
   listenerCount(event: string): number
   emitFeed(record: FeedRecord): void // the app's 'feed' event, for a feed just recorded
+  followedCore(record: FeedRecord): Hypercore | null // a session of the feed's core, if corestore keeps it open
   checkSynced(): void
 }
 
@@ -200,6 +201,20 @@ export class ExchangeSet implements ExchangeHost {
     const record = this.records.withDiscoveryKey(discoveryKey)
     if (record === undefined) return null
     return this.transfers.remoteOpened(exchange, record)
+  }
+
+  // What the feed's Hypercore channel on this connection tells of the remote's copy: it holds `position`,
+  // or it downloads the feed in that fork (each false without a core of ours open for the feed there).
+  remoteHolds(exchange: FeedExchange, hex: string, position: Position): boolean {
+    const record = this.records.get(hex)
+    const core = record === undefined ? null : this.host.followedCore(record)
+    return core !== null && remoteHolds(core, exchange.muxer, position.length, position.fork)
+  }
+
+  remoteDownloads(exchange: FeedExchange, hex: string, position: Position): boolean {
+    const record = this.records.get(hex)
+    const core = record === undefined ? null : this.host.followedCore(record)
+    return core !== null && remoteDownloads(core, exchange.muxer, position.fork)
   }
 
   localPosition(hex: string): Position {

@@ -38,6 +38,10 @@ export interface ExchangeHost {
   // the remote has these feeds at these lengths: add the accepted ones, start downloads, return what began
   receiveEntries(exchange: FeedExchange, entries: m.FeedEntry[]): Promise<Hypercore[]>
   localPosition(hex: string): Position
+  // the feed's Hypercore channel on this connection shows the remote's copy holds `position`
+  remoteHolds(exchange: FeedExchange, hex: string, position: Position): boolean
+  // ... or shows the remote downloading the feed in that fork: its hypercore fetches new blocks by itself
+  remoteDownloads(exchange: FeedExchange, hex: string, position: Position): boolean
   hasFeed(hex: string, writer?: boolean, store?: unknown): boolean
   // the remote lacks these feeds or has less of them: be ready to upload
   offer(exchange: FeedExchange, keys: Buffer[]): void
@@ -59,6 +63,15 @@ const NEXT_BATCH_FRACTION = 0.25 // each `more`: max(8, ceil(0.25 * produced so 
 const MIN_SYMBOL_BATCH = 8
 const MAX_SYMBOLS_LIST_RATIO = 2 // the initiator stops when its symbols exceed twice the lists' size
 const DIFF_ITEMS_SLACK = 4096 // `short` + `want` items in total: twice the initiator's set + 4096
+
+// A live announcement to a remote that downloads the feed over its Hypercore channel here waits this
+// long: hypercore tells the remote of the new block and it fetches it, and once its copy holds the block
+// the announcement would say nothing new. Sent if the remote does not hold it by then.
+const ANNOUNCE_GRACE = 250
+const GRACE_BUCKET = 25 // held growth of one feed within this many ms is checked at the first one's deadline
+// Held announcements are looked at this often: the remote's copy may hold them already, or the remote may
+// have stopped downloading (its session closed as we appended: then they go at once, not at the deadline).
+const HOLD_POLL = 5
 
 // The largest valid message is a `diff` with three full arrays (4096 x 41 bytes each, about 500 KB).
 const MAX_MESSAGE_BYTES = 1024 * 1024
@@ -108,6 +121,9 @@ export class FeedExchange implements Routed, Greeter {
   private diffWant: Buffer[] = []
   private began: Hypercore[] = []
   private announceQueue = new Map<string, LocalEntry>()
+  // announcements held back (ANNOUNCE_GRACE): per feed, the positions to check and when, oldest first
+  private readonly held = new Map<string, Array<{ key: Buffer, position: Position, at: number }>>()
+  private holdTimer: NodeJS.Timeout | null = null
   private readonly sentRecords = new Set<string>() // membership record ids sent on this connection
   refusedRecords = 0 // records from the remote that did not count (the multifeed bounds them)
   private readonly recordQueue = new Map<string, m.MemberRecord>() // records to send once live
@@ -127,6 +143,10 @@ export class FeedExchange implements Routed, Greeter {
   private greeting = false
   private dormant = false
   private helloStale = false
+  // the remote's multifeed follows every block its cores hold (3.1.0, lib/multifeed.ts follow()): growth
+  // its Hypercore channel shows it holds or fetches needs no announcement. A 3.0 peer may not see such
+  // blocks, so it is told of all growth.
+  private remoteFollows = false
 
   // `openFirst: false`: offer our channel (and with it our discovery key) only when the remote offers its own
   constructor(host: ExchangeHost, muxer: Protomux, stream: any, owned: boolean, timeout: number, finite = false, openFirst = true) {
@@ -228,6 +248,7 @@ export class FeedExchange implements Routed, Greeter {
   // In sync by the hello: live, with no channel until one side has news (then wake()).
   private rest(): void {
     this.dormant = true
+    this.remoteFollows = true // it speaks the hello: 3.1
     this.mode = 'in-sync'
     this.phase = 'live'
     this.sentDone = true
@@ -248,6 +269,7 @@ export class FeedExchange implements Routed, Greeter {
     this.greeting = false
     if (this.dormant) {
       this.dormant = false
+      this.held.clear() // the full exchange that follows carries what they held back
       this.phase = 'opening'
       this.mode = 'none'
       this.sentDone = false
@@ -324,6 +346,7 @@ export class FeedExchange implements Routed, Greeter {
     }
     const ours = m.VERSION.split('.')[0]
     if (hs.version.split('.')[0] !== ours) return this.fail(VERSION_MISMATCH(m.VERSION, hs.version))
+    this.remoteFollows = Number(hs.version.split('.')[1]) >= 1
     if (hs.client !== this.host.client) return this.fail(CLIENT_MISMATCH(this.host.client, hs.client))
     // an authorized and an open multifeed of the same key, or two owners, never mix
     const theirOwner = hs.owner ?? null
@@ -727,32 +750,95 @@ export class FeedExchange implements Routed, Greeter {
   announce(entry: LocalEntry): void {
     if (this.finite && this.phase === 'live') return
     if (this.greeting) this.helloStale = true
-    if (this.dormant) this.wake()
     const hex = toHex(entry.key)
-    if (this.remoteCovers(hex, positionOf(entry))) return
+    if (this.remoteHas(hex, positionOf(entry))) return
     this.announceQueue.set(hex, entry)
     if (this.phase !== 'live' || this.announceScheduled) return
     this.announceScheduled = true
     setImmediate(() => this.flushAnnouncements())
   }
 
+  // The remote has `position`: it told us, or its copy holds it by its Hypercore channel here. (A multifeed
+  // follows every block its core holds while corestore keeps it: lib/multifeed.ts, follow().)
+  private remoteHas(hex: string, position: Position): boolean {
+    return this.remoteCovers(hex, position) || (this.remoteFollows && this.host.remoteHolds(this, hex, position))
+  }
+
+  // ... or will have it soon without being told: its hypercore downloads the feed here
+  private remoteFetches(hex: string, position: Position): boolean {
+    return this.remoteFollows && this.host.remoteDownloads(this, hex, position)
+  }
+
+  // Growth of a feed the remote downloads over its Hypercore channel here is held back ANNOUNCE_GRACE ms:
+  // hypercore brings it the block as it does between two plain peers, and the announcement goes only if
+  // its copy does not hold the block by then (its session closed, it wants no more of the feed).
   private flushAnnouncements(): void {
     this.announceScheduled = false
     if (this.finite) this.announceQueue.clear() // a snapshot: what changed during the exchange waits
     if (this.phase !== 'live' || this.announceQueue.size === 0) return
     const entries: LocalEntry[] = []
+    const now = Date.now()
     for (const [hex, e] of this.announceQueue) {
-      const now = this.host.localPosition(hex)
-      if (this.remoteCovers(hex, now)) continue
-      entries.push({ key: e.key, length: now.length, fork: now.fork })
+      const position = this.host.localPosition(hex)
+      if (this.remoteHas(hex, position)) continue
+      if (this.remoteFetches(hex, position)) {
+        this.hold(hex, e.key, position, now)
+        continue
+      }
+      this.held.delete(hex)
+      entries.push({ key: e.key, length: position.length, fork: position.fork })
     }
     this.announceQueue.clear()
+    this.sendAnnouncements(entries)
+  }
+
+  private sendAnnouncements(entries: LocalEntry[]): void {
+    // in sync by the hello, without a channel: the exchange that follows carries the news
+    if (this.dormant && entries.length > 0) return this.wake()
     const max = m.LIMITS.maxEntriesPerMessage
     for (let i = 0; i < entries.length; i += max) {
       this.send(1, m.encode(m.feeds, { last: false, entries: entries.slice(i, i + max) }))
     }
     // the remote lacks what we announced: serve it (no core of ours joins a connection by itself)
     if (entries.length > 0) this.host.offer(this, entries.map((e) => e.key))
+  }
+
+  private hold(hex: string, key: Buffer, position: Position, now: number): void {
+    let list = this.held.get(hex)
+    if (!list) this.held.set(hex, list = [])
+    const last = list[list.length - 1]
+    // growth close after the last held one is checked with it: the later length, at the earlier deadline
+    if (last !== undefined && now - (last.at - ANNOUNCE_GRACE) < GRACE_BUCKET && last.position.fork === position.fork) last.position = position
+    else list.push({ key, position, at: now + ANNOUNCE_GRACE })
+    if (this.holdTimer === null) this.armHold()
+  }
+
+  private armHold(): void {
+    if (this.held.size === 0) return
+    this.holdTimer = setTimeout(() => this.checkHeld(), HOLD_POLL)
+    this.holdTimer.unref?.()
+  }
+
+  // Held growth the remote's copy holds is dropped; the rest is announced (all we have) once its grace is
+  // over, or at once if the remote no longer downloads the feed.
+  private checkHeld(): void {
+    this.holdTimer = null
+    if (this.phase !== 'live') return
+    const now = Date.now()
+    const entries: LocalEntry[] = []
+    for (const [hex, list] of [...this.held]) {
+      while (list.length > 0 && this.remoteHas(hex, list[0].position)) list.shift()
+      if (list.length === 0) {
+        this.held.delete(hex)
+        continue
+      }
+      const position = this.host.localPosition(hex)
+      if (list[0].at > now && this.remoteFetches(hex, position)) continue
+      this.held.delete(hex)
+      if (!this.remoteHas(hex, position)) entries.push({ key: list[0].key, length: position.length, fork: position.fork })
+    }
+    this.sendAnnouncements(entries)
+    this.armHold()
   }
 
   // stats.feedsDownloaded counts distinct feeds this connection brought blocks of
@@ -794,8 +880,15 @@ export class FeedExchange implements Routed, Greeter {
     return theirs !== undefined && covers(theirs, position)
   }
 
-  // The multifeed's copy of a feed reached `position`.
+  // The multifeed's copy of a feed reached `position`. Growth the remote did not announce but its Hypercore
+  // channel here shows it holds (the remote held the announcement back: we downloaded the feed from it)
+  // is what it has now, and news of this connection ('exchange') as an announcement would have been.
   onposition(hex: string, position: Position): void {
+    const theirs = this.remote.get(hex)
+    if ((theirs === undefined || !covers(theirs, position)) && this.host.remoteHolds(this, hex, position)) {
+      this.remote.set(hex, { length: position.length, fork: position.fork })
+      if (!this.pending.has(hex)) this.host.exchangeUpdated(this)
+    }
     const want = this.pending.get(hex)
     if (want === undefined || !covers(position, want)) return
     this.pending.delete(hex)
@@ -815,6 +908,9 @@ export class FeedExchange implements Routed, Greeter {
     this.offStreamClose()
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    if (this.holdTimer) clearTimeout(this.holdTimer)
+    this.holdTimer = null
+    this.held.clear()
     if (this.host.discoveryKey) this.router.delete(this.host.discoveryKey, this)
     this.router.hello.leave(this) // tells the remote if it was greeted; forgets a parked one
     this.router.leave(this)

@@ -120,6 +120,20 @@ export function peerOn(core: Hypercore, muxer: Protomux): Hypercore.Peer | null 
   return null
 }
 
+// Does the remote's copy of the core, as its Hypercore channel on this connection reports it, hold every
+// block up to `length` in `fork`?
+export function remoteHolds(core: Hypercore, muxer: Protomux, length: number, fork: number): boolean {
+  const peer = peerOn(core, muxer)
+  return peer !== null && peer.remoteSynced && peer.remoteFork === fork && peer.remoteContiguousLength >= length
+}
+
+// Is the remote downloading the core on this connection, in our fork (a session of its own wants it, so
+// hypercore there fetches new blocks it is told of by itself)?
+export function remoteDownloads(core: Hypercore, muxer: Protomux, fork: number): boolean {
+  const peer = peerOn(core, muxer)
+  return peer !== null && peer.remoteSynced && peer.remoteDownloading && peer.remoteFork === fork
+}
+
 // corestore.replicate(stream) adds a stream record and a 'close' listener, replaces the catch-all
 // pairing and walks every core it holds, each time it is called: do it once per store and connection,
 // however many multifeeds of that store share the connection or how often one is replicated again.

@@ -66,6 +66,8 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
   private readonly flusher: StorageFlusher
   private readonly ownerOption: true | Buffer | undefined
   private readonly readers = new Set<FeedReader>() // open createReadStream()s, told of every feed change
+  // the weak session that follows each record's core while corestore keeps it (follow()), by hex key
+  private readonly followers = new Map<string, { record: FeedRecord, session: Hypercore }>()
   private wasSynced = true
   private readonly transfers: TransferScheduler
   private readonly exchanges: ExchangeSet
@@ -200,6 +202,8 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
       record.core = null
     }
     await Promise.allSettled(closing)
+    // blocks that landed in a core after our session closed still moved its record: its follower goes last
+    await Promise.allSettled([...this.followers.keys()].map((hex) => this.unfollow(hex)))
     // the lengths that moved, and the mark that makes the next ready() trust them
     const behind = new Set(downloading.filter((r) => this.records.get(r.hex) === r))
     const moved = [...this.records.values()].filter((r) => !behind.has(r) && (r.length !== r.storedLength || r.fork !== r.storedFork))
@@ -444,38 +448,82 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
   adopt(record: FeedRecord, core: Hypercore): void {
     record.core = core
     record.downloading = false
-    const update = (): void => {
-      if (!core.opened) return
-      const length = core.contiguousLength
-      const fork = core.fork
-      if (fork < record.fork || (fork === record.fork && length <= record.length)) return
-      const grown = fork === record.fork ? length - record.length : 0
-      record.length = length
-      record.fork = fork
-      this.flusher.wrote(Math.max(1, grown))
-      this.transfers.grown(record, grown)
-      this.exchanges.announce(record)
-      this.changed(record)
+    core.once('close', () => this.onclosed(record, core))
+    core.ready().then(() => this.follow(record, core), safetyCatch)
+  }
+
+  // The record follows the core its session opened through a weak session, for as long as corestore keeps
+  // that core (a weak session closes with it and does not keep it open): blocks that land after our
+  // session closed (a request still in flight, a channel the remote keeps open) still move the record.
+  // A remote that sees our core hold a block may skip announcing it (lib/exchange.ts), so whatever the core
+  // holds, the multifeed must know.
+  private follow(record: FeedRecord, core: Hypercore): void {
+    const current = this.followers.get(record.hex)
+    if (current !== undefined && current.record === record && current.session.core === core.core && !current.session.closing) {
+      this.grow(record, current.session)
+      return
     }
-    core.on('append', update)
-    core.on('truncate', update)
-    core.on('download', (index: number, bytes: number, from: Hypercore.Peer) => {
+    if (current !== undefined) {
+      this.followers.delete(record.hex)
+      current.session.close().catch(safetyCatch)
+    }
+    if (core.closing || this.closing) return
+    const watcher = core.session({ weak: true, active: false, wait: false, onwait: null })
+    const follower = { record, session: watcher }
+    this.followers.set(record.hex, follower)
+    const following = (): boolean => this.followers.get(record.hex) === follower
+    const update = (): void => { if (following()) this.grow(record, watcher) }
+    watcher.on('append', update)
+    watcher.on('truncate', update)
+    watcher.on('download', (index: number, bytes: number, from: Hypercore.Peer) => {
+      if (!following()) return
       const ex = this.exchanges.of(from)
       if (ex) this.transfers.downloaded(record, ex, bytes)
       if (index < record.length) this.changed(record) // a block below the length: one a reader may wait for
       update()
     })
-    core.on('upload', (index: number, bytes: number, from: Hypercore.Peer) => {
+    watcher.on('upload', (index: number, bytes: number, from: Hypercore.Peer) => {
+      // counted while a session of ours is open (stats: blocks fetched from the multifeed's sessions)
+      if (!following() || record.core === null || record.core.closing || record.core.core !== watcher.core) return
       const ex = this.exchanges.of(from)
       if (ex) this.transfers.uploaded(record, ex, bytes)
     })
     // the remote closed its channel for this feed: it fetches nothing more from us
-    core.on('peer-remove', (peer: Hypercore.Peer) => {
+    watcher.on('peer-remove', (peer: Hypercore.Peer) => {
+      if (!following()) return
       const ex = this.exchanges.of(peer)
       if (ex) this.transfers.channelClosed(record, ex)
     })
-    core.once('close', () => this.onclosed(record, core))
-    core.ready().then(update, safetyCatch)
+    watcher.once('close', () => { if (following()) this.followers.delete(record.hex) })
+    watcher.ready().then(update, safetyCatch)
+  }
+
+  private unfollow(hex: string, record?: FeedRecord): Promise<void> {
+    const follower = this.followers.get(hex)
+    if (follower === undefined || (record !== undefined && follower.record !== record)) return Promise.resolve()
+    this.followers.delete(hex)
+    return follower.session.close()
+  }
+
+  // A session of the feed's core, open now: ours, or the weak one that follows a core we let go of.
+  followedCore(record: FeedRecord): Hypercore | null {
+    if (record.core !== null && !record.core.closing) return record.core
+    const follower = this.followers.get(record.hex)
+    return follower !== undefined && follower.record === record && !follower.session.closing ? follower.session : null
+  }
+
+  private grow(record: FeedRecord, core: Hypercore): void {
+    if (!core.opened) return
+    const length = core.contiguousLength
+    const fork = core.fork
+    if (fork < record.fork || (fork === record.fork && length <= record.length)) return
+    const grown = fork === record.fork ? length - record.length : 0
+    record.length = length
+    record.fork = fork
+    this.flusher.wrote(Math.max(1, grown))
+    this.transfers.grown(record, grown)
+    this.exchanges.announce(record)
+    this.changed(record)
   }
 
   // The session closed (the app closed what it was handed, or we released it): forget it, and reopen
@@ -565,6 +613,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
 
   // The feeds left the multifeed: readers skip them.
   forgotten(records: FeedRecord[]): void {
+    for (const record of records) this.unfollow(record.hex, record).catch(safetyCatch)
     for (const reader of this.readers) for (const record of records) reader.removed(record.hex)
   }
 }

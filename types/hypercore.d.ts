@@ -6,7 +6,7 @@ declare module 'hypercore' {
     interface GetOptions { wait?: boolean, timeout?: number, valueEncoding?: any }
     interface Range { start?: number, end?: number, linear?: boolean, blocks?: number[] }
     interface Download { done(): Promise<void>, destroy(): void, downloaded(): Promise<void> }
-    interface Peer { protomux: Protomux, remotePublicKey: Buffer, remoteLength: number, remoteFork: number, remoteContiguousLength: number, stream: any }
+    interface Peer { protomux: Protomux, remotePublicKey: Buffer, remoteLength: number, remoteFork: number, remoteContiguousLength: number, remoteDownloading: boolean, remoteSynced: boolean, stream: any }
     interface Storage {
       getInfos(discoveryKeys: Buffer[], opts?: { auth?: boolean, head?: boolean, hints?: boolean }): Promise<Array<StorageInfo | null>>
       hasCore(discoveryKey: Buffer): Promise<boolean>
