@@ -69,9 +69,26 @@ export function withdrawClosedOpens(muxer: Protomux): void {
   }
 }
 
-// Opens the core's Hypercore channel on this connection (once the stream is open).
+// Opens the core's Hypercore channel on this connection (once the stream is open). The muxer stays
+// corked until the next turn of the event loop: channels that open in the same turn (a window of
+// downloads starting, the answers to a batch of remote opens) and their first messages share one frame,
+// and so do the replies to them, as when corestore attaches every core of a replicate() at once.
 export function attach(core: Hypercore, muxer: Protomux): void {
+  corkForTurn(muxer)
   replicatorOf(core)?.attachTo(muxer)
+}
+
+const CORKED = Symbol('hyper-multifeed corked for this turn')
+
+export function corkForTurn(muxer: Protomux): void {
+  const m = muxer as Protomux & { [CORKED]?: boolean }
+  if (m[CORKED] || (muxer.stream as { destroyed?: boolean }).destroyed) return
+  m[CORKED] = true
+  muxer.cork()
+  setImmediate(() => {
+    m[CORKED] = false
+    muxer.uncork()
+  })
 }
 
 // Requests hypercore has sent that peer and not had answered yet.

@@ -19,7 +19,7 @@ import type Hypercore from 'hypercore'
 import safetyCatch from 'safety-catch'
 import type { FeedExchange } from './exchange'
 import { FeedRecord, downloadLive } from './feed-record'
-import { attach, detach, closeChannel, isAttached, hasChannel, peerOn, inflightOn, HYPERCORE_PROTOCOL } from './internals'
+import { attach, detach, closeChannel, corkForTurn, isAttached, hasChannel, peerOn, inflightOn, HYPERCORE_PROTOCOL } from './internals'
 import { ChannelRouter } from './router'
 import { Position, covers } from './position'
 
@@ -158,10 +158,16 @@ export class TransferScheduler {
     link.uploads.set(record.hex, owed(record, theirs))
     if (link.feeds.has(record.hex)) return
     if (record.core !== null) {
-      // already open: attached now, outside the window; given up like any upload the remote fetches
-      // nothing from (it may have declined the feed)
+      // already open: outside the window; given up like any upload the remote fetches nothing from (it
+      // may have declined the feed). The remote opens the channel of a feed it downloads (within its own
+      // window), and our router answers that open (remoteOpened); opening ours first would cost an open
+      // the remote mostly rejects (it has not recorded the feed yet) and a second open to answer its own.
       link.offered.set(record.hex, Date.now())
-      this.use(record, exchange, link)
+      if (hasChannel(record.core, exchange.muxer)) this.use(record, exchange, link)
+      else {
+        link.feeds.add(record.hex) // kept open for the remote's open while offered
+        this.armTimer()
+      }
       return
     }
     const id = record.discoveryKey
@@ -358,8 +364,11 @@ export class TransferScheduler {
     if (!link || exchange.pending.has(record.hex) || link.uploads.has(record.hex)) return
     const freed = this.dropDownload(record.hex, link)
     if (link.feeds.delete(record.hex)) {
-      // another peer lacks what we just downloaded: close after this turn's announcements went out, so
-      // it is served from the open core rather than one closed and opened again
+      // closing the session tells the remote we stopped downloading (a sync): one frame for all the
+      // feeds that finish in this turn, not one each
+      corkForTurn(exchange.muxer)
+      // another peer lacks what we just downloaded: close after this turn's announcements went out (they
+      // offer it, which keeps it open), so it is served from this core rather than one opened again
       if (this.lackedElsewhere(record, exchange)) setImmediate(() => this.closeIfUnused(record))
       else this.closeIfUnused(record)
     }
