@@ -10,6 +10,7 @@ import { capability, connectionSalt, element, elementKeyHash, elementLength, hel
 import { Encoder, Decoder, codedSymbolCodec, CodedSymbol } from './riblt'
 import { ChannelRouter, Routed } from './router'
 import type { Greeter } from './hello'
+import { LiveAnnouncer } from './announcer'
 import { VERSION_MISMATCH, CLIENT_MISMATCH, OWNER_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, QUEUE_FULL, MultifeedError } from './errors'
 import { toHex } from './keys'
 import { Position, PositionMap, covers } from './position'
@@ -64,15 +65,6 @@ const MIN_SYMBOL_BATCH = 8
 const MAX_SYMBOLS_LIST_RATIO = 2 // the initiator stops when its symbols exceed twice the lists' size
 const DIFF_ITEMS_SLACK = 4096 // `short` + `want` items in total: twice the initiator's set + 4096
 
-// A live announcement to a remote that downloads the feed over its Hypercore channel here waits this
-// long: hypercore tells the remote of the new block and it fetches it, and once its copy holds the block
-// the announcement would say nothing new. Sent if the remote does not hold it by then.
-const ANNOUNCE_GRACE = 250
-const GRACE_BUCKET = 25 // held growth of one feed within this many ms is checked at the first one's deadline
-// Held announcements are looked at this often: the remote's copy may hold them already, or the remote may
-// have stopped downloading (its session closed as we appended: then they go at once, not at the deadline).
-const HOLD_POLL = 5
-
 // The largest valid message is a `diff` with three full arrays (4096 x 41 bytes each, about 500 KB).
 const MAX_MESSAGE_BYTES = 1024 * 1024
 // Received bytes waiting to be processed: past twice a full list of maxFeeds entries, plus this slack,
@@ -120,14 +112,10 @@ export class FeedExchange implements Routed, Greeter {
   private diffShort: m.ShortEntry[] = []
   private diffWant: Buffer[] = []
   private began: Hypercore[] = []
-  private announceQueue = new Map<string, LocalEntry>()
-  // announcements held back (ANNOUNCE_GRACE): per feed, the positions to check and when, oldest first
-  private readonly held = new Map<string, Array<{ key: Buffer, position: Position, at: number }>>()
-  private holdTimer: NodeJS.Timeout | null = null
+  private readonly announcer: LiveAnnouncer
   private readonly sentRecords = new Set<string>() // membership record ids sent on this connection
   refusedRecords = 0 // records from the remote that did not count (the multifeed bounds them)
   private readonly recordQueue = new Map<string, m.MemberRecord>() // records to send once live
-  private announceScheduled = false
   private queuedEntries = 0
   queuedBytes = 0 // bytes of received messages not processed yet
   private readonly downloadedFeeds = new Set<string>()
@@ -158,6 +146,14 @@ export class FeedExchange implements Routed, Greeter {
     this.openFirst = openFirst
     this.stats = newStats()
     this.router = ChannelRouter.from(muxer)
+    this.announcer = new LiveAnnouncer({
+      live: () => this.phase === 'live',
+      finite,
+      localPosition: (hex) => this.host.localPosition(hex),
+      remoteHas: (hex, position) => this.remoteHas(hex, position),
+      remoteFetches: (hex, position) => this.remoteFetches(hex, position),
+      send: (entries) => this.sendAnnouncements(entries)
+    })
     this.router.join(this)
     if (host.opening) this.router.wait(host.opening)
     this.timeout = timeout
@@ -269,7 +265,7 @@ export class FeedExchange implements Routed, Greeter {
     this.greeting = false
     if (this.dormant) {
       this.dormant = false
-      this.held.clear() // the full exchange that follows carries what they held back
+      this.announcer.clear() // the full exchange that follows carries what it held back
       this.phase = 'opening'
       this.mode = 'none'
       this.sentDone = false
@@ -718,7 +714,7 @@ export class FeedExchange implements Routed, Greeter {
       this.sendRecords([...this.recordQueue])
       this.recordQueue.clear()
     }
-    this.flushAnnouncements()
+    this.announcer.flush()
     this.progressed()
   }
 
@@ -750,12 +746,7 @@ export class FeedExchange implements Routed, Greeter {
   announce(entry: LocalEntry): void {
     if (this.finite && this.phase === 'live') return
     if (this.greeting) this.helloStale = true
-    const hex = toHex(entry.key)
-    if (this.remoteHas(hex, positionOf(entry))) return
-    this.announceQueue.set(hex, entry)
-    if (this.phase !== 'live' || this.announceScheduled) return
-    this.announceScheduled = true
-    setImmediate(() => this.flushAnnouncements())
+    this.announcer.add(entry)
   }
 
   // The remote has `position`: it told us, or its copy holds it by its Hypercore channel here. (A multifeed
@@ -769,76 +760,16 @@ export class FeedExchange implements Routed, Greeter {
     return this.remoteFollows && this.host.remoteDownloads(this, hex, position)
   }
 
-  // Growth of a feed the remote downloads over its Hypercore channel here is held back ANNOUNCE_GRACE ms:
-  // hypercore brings it the block as it does between two plain peers, and the announcement goes only if
-  // its copy does not hold the block by then (its session closed, it wants no more of the feed).
-  private flushAnnouncements(): void {
-    this.announceScheduled = false
-    if (this.finite) this.announceQueue.clear() // a snapshot: what changed during the exchange waits
-    if (this.phase !== 'live' || this.announceQueue.size === 0) return
-    const entries: LocalEntry[] = []
-    const now = Date.now()
-    for (const [hex, e] of this.announceQueue) {
-      const position = this.host.localPosition(hex)
-      if (this.remoteHas(hex, position)) continue
-      if (this.remoteFetches(hex, position)) {
-        this.hold(hex, e.key, position, now)
-        continue
-      }
-      this.held.delete(hex)
-      entries.push({ key: e.key, length: position.length, fork: position.fork })
-    }
-    this.announceQueue.clear()
-    this.sendAnnouncements(entries)
-  }
-
   private sendAnnouncements(entries: LocalEntry[]): void {
+    if (entries.length === 0) return
     // in sync by the hello, without a channel: the exchange that follows carries the news
-    if (this.dormant && entries.length > 0) return this.wake()
+    if (this.dormant) return this.wake()
     const max = m.LIMITS.maxEntriesPerMessage
     for (let i = 0; i < entries.length; i += max) {
       this.send(1, m.encode(m.feeds, { last: false, entries: entries.slice(i, i + max) }))
     }
     // the remote lacks what we announced: serve it (no core of ours joins a connection by itself)
-    if (entries.length > 0) this.host.offer(this, entries.map((e) => e.key))
-  }
-
-  private hold(hex: string, key: Buffer, position: Position, now: number): void {
-    let list = this.held.get(hex)
-    if (!list) this.held.set(hex, list = [])
-    const last = list[list.length - 1]
-    // growth close after the last held one is checked with it: the later length, at the earlier deadline
-    if (last !== undefined && now - (last.at - ANNOUNCE_GRACE) < GRACE_BUCKET && last.position.fork === position.fork) last.position = position
-    else list.push({ key, position, at: now + ANNOUNCE_GRACE })
-    if (this.holdTimer === null) this.armHold()
-  }
-
-  private armHold(): void {
-    if (this.held.size === 0) return
-    this.holdTimer = setTimeout(() => this.checkHeld(), HOLD_POLL)
-    this.holdTimer.unref?.()
-  }
-
-  // Held growth the remote's copy holds is dropped; the rest is announced (all we have) once its grace is
-  // over, or at once if the remote no longer downloads the feed.
-  private checkHeld(): void {
-    this.holdTimer = null
-    if (this.phase !== 'live') return
-    const now = Date.now()
-    const entries: LocalEntry[] = []
-    for (const [hex, list] of [...this.held]) {
-      while (list.length > 0 && this.remoteHas(hex, list[0].position)) list.shift()
-      if (list.length === 0) {
-        this.held.delete(hex)
-        continue
-      }
-      const position = this.host.localPosition(hex)
-      if (list[0].at > now && this.remoteFetches(hex, position)) continue
-      this.held.delete(hex)
-      if (!this.remoteHas(hex, position)) entries.push({ key: list[0].key, length: position.length, fork: position.fork })
-    }
-    this.sendAnnouncements(entries)
-    this.armHold()
+    this.host.offer(this, entries.map((e) => e.key))
   }
 
   // stats.feedsDownloaded counts distinct feeds this connection brought blocks of
@@ -908,9 +839,7 @@ export class FeedExchange implements Routed, Greeter {
     this.offStreamClose()
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
-    if (this.holdTimer) clearTimeout(this.holdTimer)
-    this.holdTimer = null
-    this.held.clear()
+    this.announcer.clear()
     if (this.host.discoveryKey) this.router.delete(this.host.discoveryKey, this)
     this.router.hello.leave(this) // tells the remote if it was greeted; forgets a parked one
     this.router.leave(this)

@@ -25,6 +25,7 @@ import { ExchangeSet, ExchangeSetHost } from './exchange-set'
 import { Removal, RemovalHost, RemoveOptions, PurgeOptions } from './removal'
 import { Authorization, AuthorizationHost, AuthorizeOptions } from './authorization'
 import { Writers, WritersHost, WriterOptions } from './writers'
+import { CoreFollowers } from './followers'
 
 export type { FeedInfo } from './feed-record'
 export type { FeedFilter, MultifeedOptions } from './options'
@@ -66,8 +67,8 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
   private readonly flusher: StorageFlusher
   private readonly ownerOption: true | Buffer | undefined
   private readonly readers = new Set<FeedReader>() // open createReadStream()s, told of every feed change
-  // the weak session that follows each record's core while corestore keeps it (follow()), by hex key
-  private readonly followers = new Map<string, { record: FeedRecord, session: Hypercore }>()
+  // the weak session that follows each record's core while corestore keeps it (lib/followers.ts)
+  private readonly followers: CoreFollowers
   private wasSynced = true
   private readonly transfers: TransferScheduler
   private readonly exchanges: ExchangeSet
@@ -105,6 +106,24 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     this.flusher = new StorageFlusher(this.base)
     this.records = new FeedSet((record) => this.changed(record))
     this.transfers = new TransferScheduler(this, { maxDownloads: this.maxDownloads, maxUploads: this.maxDownloads, maxTotalDownloads: this.maxTotalDownloads, stallTimeout: this.stallTimeout })
+    // the followers report to private methods: no new public members
+    this.followers = new CoreFollowers({
+      closing: () => this.closing !== null,
+      grown: (record, core) => this.grow(record, core),
+      downloaded: (record, index, bytes, from) => {
+        const ex = this.exchanges.of(from)
+        if (ex) this.transfers.downloaded(record, ex, bytes)
+        if (index < record.length) this.changed(record) // a block below the length: one a reader may wait for
+      },
+      uploaded: (record, bytes, from) => {
+        const ex = this.exchanges.of(from)
+        if (ex) this.transfers.uploaded(record, ex, bytes)
+      },
+      channelClosed: (record, peer) => {
+        const ex = this.exchanges.of(peer)
+        if (ex) this.transfers.channelClosed(record, ex)
+      }
+    })
     this.exchanges = new ExchangeSet(this, this.records, this.transfers, { base: this.base, maxFeeds: this.maxFeeds, maxConnections: this.maxConnections, maxNewFeedsPerConnection: this.maxNewFeedsPerConnection, timeout: o.timeout, share: o.share, accept: o.accept })
     this.removal = new Removal(this, this.records, this.transfers, this.exchanges)
     this.members = new Authorization(this, this.records, this.exchanges, this.removal)
@@ -203,7 +222,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     }
     await Promise.allSettled(closing)
     // blocks that landed in a core after our session closed still moved its record: its follower goes last
-    await Promise.allSettled([...this.followers.keys()].map((hex) => this.unfollow(hex)))
+    await this.followers.closeAll()
     // the lengths that moved, and the mark that makes the next ready() trust them
     const behind = new Set(downloading.filter((r) => this.records.get(r.hex) === r))
     const moved = [...this.records.values()].filter((r) => !behind.has(r) && (r.length !== r.storedLength || r.fork !== r.storedFork))
@@ -449,67 +468,12 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     record.core = core
     record.downloading = false
     core.once('close', () => this.onclosed(record, core))
-    core.ready().then(() => this.follow(record, core), safetyCatch)
-  }
-
-  // The record follows the core its session opened through a weak session, for as long as corestore keeps
-  // that core (a weak session closes with it and does not keep it open): blocks that land after our
-  // session closed (a request still in flight, a channel the remote keeps open) still move the record.
-  // A remote that sees our core hold a block may skip announcing it (lib/exchange.ts), so whatever the core
-  // holds, the multifeed must know.
-  private follow(record: FeedRecord, core: Hypercore): void {
-    const current = this.followers.get(record.hex)
-    if (current !== undefined && current.record === record && current.session.core === core.core && !current.session.closing) {
-      this.grow(record, current.session)
-      return
-    }
-    if (current !== undefined) {
-      this.followers.delete(record.hex)
-      current.session.close().catch(safetyCatch)
-    }
-    if (core.closing || this.closing) return
-    const watcher = core.session({ weak: true, active: false, wait: false, onwait: null })
-    const follower = { record, session: watcher }
-    this.followers.set(record.hex, follower)
-    const following = (): boolean => this.followers.get(record.hex) === follower
-    const update = (): void => { if (following()) this.grow(record, watcher) }
-    watcher.on('append', update)
-    watcher.on('truncate', update)
-    watcher.on('download', (index: number, bytes: number, from: Hypercore.Peer) => {
-      if (!following()) return
-      const ex = this.exchanges.of(from)
-      if (ex) this.transfers.downloaded(record, ex, bytes)
-      if (index < record.length) this.changed(record) // a block below the length: one a reader may wait for
-      update()
-    })
-    watcher.on('upload', (index: number, bytes: number, from: Hypercore.Peer) => {
-      // counted while a session of ours is open (stats: blocks fetched from the multifeed's sessions)
-      if (!following() || record.core === null || record.core.closing || record.core.core !== watcher.core) return
-      const ex = this.exchanges.of(from)
-      if (ex) this.transfers.uploaded(record, ex, bytes)
-    })
-    // the remote closed its channel for this feed: it fetches nothing more from us
-    watcher.on('peer-remove', (peer: Hypercore.Peer) => {
-      if (!following()) return
-      const ex = this.exchanges.of(peer)
-      if (ex) this.transfers.channelClosed(record, ex)
-    })
-    watcher.once('close', () => { if (following()) this.followers.delete(record.hex) })
-    watcher.ready().then(update, safetyCatch)
-  }
-
-  private unfollow(hex: string, record?: FeedRecord): Promise<void> {
-    const follower = this.followers.get(hex)
-    if (follower === undefined || (record !== undefined && follower.record !== record)) return Promise.resolve()
-    this.followers.delete(hex)
-    return follower.session.close()
+    core.ready().then(() => this.followers.follow(record, core), safetyCatch)
   }
 
   // A session of the feed's core, open now: ours, or the weak one that follows a core we let go of.
   followedCore(record: FeedRecord): Hypercore | null {
-    if (record.core !== null && !record.core.closing) return record.core
-    const follower = this.followers.get(record.hex)
-    return follower !== undefined && follower.record === record && !follower.session.closing ? follower.session : null
+    return this.followers.sessionOf(record)
   }
 
   private grow(record: FeedRecord, core: Hypercore): void {
@@ -613,7 +577,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
 
   // The feeds left the multifeed: readers skip them.
   forgotten(records: FeedRecord[]): void {
-    for (const record of records) this.unfollow(record.hex, record).catch(safetyCatch)
+    for (const record of records) this.followers.unfollow(record.hex, record).catch(safetyCatch)
     for (const reader of this.readers) for (const record of records) reader.removed(record.hex)
   }
 }
