@@ -135,8 +135,8 @@ test('hello: a peer without it (3.0) rejects the channel; every group opens its 
 
 // A hand-driven peer, on a connection shared with our multifeed `m` (a Corestore-made stream: the
 // multifeed's own streams do not greet). It opens the hello; `opened` resolves with the id of the first
-// multifeed channel we open to it, `closed` when we close its hello.
-async function helloPeer (t, m, store) {
+// multifeed channel we open to it (`onopen` sees every one), `closed` when we close its hello.
+async function helloPeer (t, m, store, { replicateOpts = {}, onopen = () => {} } = {}) {
   const peer = new Corestore(await t.tmp())
   t.teardown(() => peer.close(), { order: 2 })
   const s1 = store.replicate(true)
@@ -144,11 +144,12 @@ async function helloPeer (t, m, store) {
   s1.on('error', () => {})
   s2.on('error', () => {})
   const theirs = Hypercore.getProtocolMuxer(s2)
-  const opened = new Promise((resolve) => theirs.pair({ protocol: messages.PROTOCOL }, resolve))
+  // never answered: protomux rejects each open
+  const opened = new Promise((resolve) => theirs.pair({ protocol: messages.PROTOCOL }, (id) => { resolve(id); onopen(id) }))
   let onclose = null
   const closed = new Promise((resolve) => { onclose = resolve })
   s1.pipe(s2).pipe(s1)
-  m.replicate(s1)
+  m.replicate(s1, replicateOpts)
   await theirs.stream.opened
   const hello = theirs.createChannel({ protocol: messages.HELLO_PROTOCOL, handshake: c.raw, messages: [{ encoding: c.raw }, { encoding: c.raw }], onclose })
   hello.open(messages.encode(messages.helloHandshake, messages.VERSION))
@@ -327,27 +328,17 @@ test('hello: a greeting from a peer without the key costs a channel open (its ca
   let computed = 0
   const shared = m.exchanges.sharedEntries.bind(m.exchanges)
   m.exchanges.sharedEntries = () => { computed++; return shared() }
-  const peer = new Corestore(await t.tmp())
-  t.teardown(() => peer.close(), { order: 2 })
-  const s1 = store.replicate(true)
-  const s2 = peer.replicate(false)
-  s1.on('error', () => {})
-  s2.on('error', () => {})
-  const ours = Hypercore.getProtocolMuxer(s1)
-  const theirs = Hypercore.getProtocolMuxer(s2)
   let opens = 0
-  theirs.pair({ protocol: messages.PROTOCOL }, () => { opens++ }) // never answered: protomux rejects it
-  s1.pipe(s2).pipe(s1)
-  m.replicate(s1, { openFirst: false }) // as the networker on a connection not found under the topic
+  // as the networker on a connection not found under the topic
+  const peer = await helloPeer(t, m, store, { replicateOpts: { openFirst: false }, onopen: () => { opens++ } })
+  const ours = Hypercore.getProtocolMuxer(peer.s1)
   // as the networker's watcher does (networker/index.ts onremoteopen)
   ChannelRouter.from(ours).hello.watch(m.discoveryKey, () => {
-    if (!m.connections.some((ex) => ex.muxer === ours && !ex.closed)) m.replicate(s1)
+    if (!m.connections.some((ex) => ex.muxer === ours && !ex.closed)) m.replicate(peer.s1)
     const ex = m.connections.find((ex) => ex.muxer === ours && !ex.closed)
     if (ex) ex.onremoteopen()
   })
-  await theirs.stream.opened
-  const hello = theirs.createChannel({ protocol: messages.HELLO_PROTOCOL, handshake: c.raw, messages: [{ encoding: c.raw }, { encoding: c.raw }] })
-  hello.open(messages.encode(messages.helloHandshake, messages.VERSION))
+  const hello = peer.hello
   for (let i = 0; i < 10; i++) {
     const before = opens
     hello.messages[0].send(messages.encode(messages.greetings, [{ tag: m.discoveryKey.subarray(0, 8), proof: crypto.randomBytes(16) }]))
