@@ -50,6 +50,7 @@ function listedLength (multi, hex) {
 // ('remote-feeds' of each stream), and notify('poll') every 2 ms.
 function watchList (multi, streams, notify) {
   multi.on('synced', () => notify())
+  multi.on('exchange', () => notify()) // growth that came over Hypercore without an announcement (README)
   for (const s of streams) {
     s.on('remote-feeds', (cores) => {
       for (const core of cores) {

@@ -48,7 +48,15 @@ export class Link {
   readonly uploading = new Map<string, number>() // cores opened for an upload -> when the remote last fetched
   readonly offered = new Map<string, number>() // uploads of cores already open (not in the window) -> last fetch
   readonly uploadWaiters: Array<() => void> = [] // remote opens waiting for an upload place
+  readonly growing = new Set<string>() // downloads of live growth of a feed we had: they linger when done
+  readonly lingering = new Map<string, ReturnType<typeof setTimeout>>() // done, kept open a while -> its timer
 }
+
+// A download of live growth keeps its core open this long after it settled, and again after each block
+// that lands meanwhile: the feed is growing, so the next block comes over the open channel (the writer
+// sees us downloading and needs no announcement) instead of a channel opened and closed per block. At
+// most a window of such cores per connection.
+const GROWTH_LINGER = 2000
 
 export class TransferScheduler {
   private readonly host: TransferHost
@@ -83,6 +91,8 @@ export class TransferScheduler {
     link.uploading.clear()
     for (const wake of link.uploadWaiters.splice(0)) wake() // each finds the connection closed
     link.queued.clear()
+    for (const timer of link.lingering.values()) clearTimeout(timer)
+    link.lingering.clear()
     let freed = false
     for (const hex of [...link.downloads.keys()]) freed = this.dropDownload(hex, link) || freed
     for (const hex of link.feeds) {
@@ -259,6 +269,7 @@ export class TransferScheduler {
   grown(record: FeedRecord, blocks: number): void {
     if (!record.writable) this.countDownloaded(record, blocks)
     for (const [ex, link] of this.links) {
+      if (link.lingering.has(record.hex)) this.linger(record, ex, link) // still growing: longer
       const left = link.uploads.get(record.hex)
       if (left !== undefined) link.uploads.set(record.hex, left + blocks) // the remote will want these too
       ex.onposition(record.hex, record)
@@ -303,6 +314,7 @@ export class TransferScheduler {
     }
     this.addDownload(record, link)
     this.armTimer()
+    if (record.length > 0 && exchange.phase === 'live') link.growing.add(record.hex)
     const core = this.use(record, exchange, link)
     downloadLive(record)
     return core
@@ -363,7 +375,8 @@ export class TransferScheduler {
     const link = this.links.get(exchange)
     if (!link || exchange.pending.has(record.hex) || link.uploads.has(record.hex)) return
     const freed = this.dropDownload(record.hex, link)
-    if (link.feeds.delete(record.hex)) {
+    if (link.feeds.has(record.hex) && link.growing.has(record.hex)) this.linger(record, exchange, link)
+    else if (link.feeds.delete(record.hex)) {
       // closing the session tells the remote we stopped downloading (a sync): one frame for all the
       // feeds that finish in this turn, not one each
       corkForTurn(exchange.muxer)
@@ -381,6 +394,31 @@ export class TransferScheduler {
       if (ex !== except && ex.phase === 'live' && !ex.finite && !ex.remoteCovers(record.hex, record)) return true
     }
     return false
+  }
+
+  private linger(record: FeedRecord, exchange: FeedExchange, link: Link): void {
+    const hex = record.hex
+    const current = link.lingering.get(hex)
+    if (current !== undefined) clearTimeout(current)
+    else if (link.lingering.size >= this.limits.maxDownloads) {
+      const [oldest] = link.lingering.keys()
+      const r = this.host.recordOf(oldest)
+      if (r) this.unlinger(r, exchange, link)
+      else link.lingering.delete(oldest)
+    }
+    const timer = setTimeout(() => this.unlinger(record, exchange, link), GROWTH_LINGER)
+    timer.unref?.()
+    link.lingering.set(hex, timer)
+  }
+
+  private unlinger(record: FeedRecord, exchange: FeedExchange, link: Link): void {
+    const hex = record.hex
+    const timer = link.lingering.get(hex)
+    if (timer !== undefined) clearTimeout(timer)
+    link.lingering.delete(hex)
+    link.growing.delete(hex)
+    if (this.links.get(exchange) !== link || link.downloads.has(hex) || link.uploads.has(hex)) return
+    if (link.feeds.delete(hex)) this.closeIfUnused(record)
   }
 
   // No block of this feed came from this connection for stallTimeout: give it up here.

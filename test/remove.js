@@ -1,6 +1,6 @@
 const test = require('brittle')
 const crypto = require('hypercore-crypto')
-const { create, pipe, once, closed, until, Multifeed } = require('./helpers.js')
+const { create, pipe, once, closed, until, bounded, Multifeed } = require('./helpers.js')
 
 async function synced (a, b) {
   const [s1, s2] = pipe(a, b)
@@ -142,7 +142,7 @@ test('lazy: a reopened multifeed opens no core until asked, and replication clos
   t.is(a.openFeeds, 0, 'a later connection does not keep them open either')
 })
 
-test('idle feeds close while the connection stays; growth reopens, downloads and closes again', async (t) => {
+test('idle feeds close while the connection stays; growth reopens, downloads, lingers and closes again', async (t) => {
   const key = crypto.randomBytes(32)
   const a = await reopenedWriters(t, key, 3, ['x', 'y'])
   const b = await create(t, { key })
@@ -160,9 +160,17 @@ test('idle feeds close while the connection stays; growth reopens, downloads and
   await grown.append('z')
   const [again] = await replicating
   t.is(again.length, 1, 'the grown feed replicates again')
-  await Promise.all([b.synced(), closedCore(again[0])])
+  await b.synced()
+  // growth of a feed b had lingers a while (the next block would come over the open channel), then closes
+  t.is(b.openFeeds, 1, 'the grown feed lingers')
+  // meanwhile its next block comes over the open channel: a sees b downloading and announces nothing
+  const announced = a.connections[0].stats.exchangeBytesSent
+  await grown.append('zz')
+  await bounded(t, until(b, ['exchange', 'synced'], () => b.list().find((f) => f.key.equals(grown.key)).length === 4), 'the next block to reach b')
+  t.is(a.connections[0].stats.exchangeBytesSent, announced, 'without an announcement')
+  await bounded(t, closedCore(again[0]), 'the grown feed to close after its linger', 5000)
   t.is(b.openFeeds, 0)
-  t.is(b.list().find((f) => f.key.equals(grown.key)).length, 3)
+  t.is(b.list().find((f) => f.key.equals(grown.key)).length, 4)
   s1.destroy()
   await Promise.all([closed(s1), closed(s2)])
 })
