@@ -275,7 +275,7 @@ export class TransferScheduler {
       ex.onposition(record.hex, record)
       // done on this connection; after the tick, so the other blocks of the batch that completed the feed
       // still report their download
-      if (link.downloads.has(record.hex) && !ex.pending.has(record.hex)) setImmediate(() => this.settle(record, ex))
+      if (link.downloads.has(record.hex) && !ex.pending.has(record.hex)) setImmediate(() => this.settle(record, ex, true))
     }
   }
 
@@ -371,7 +371,8 @@ export class TransferScheduler {
 
   // Nothing left to download from or upload to this connection: the core closes when idle, and the
   // next queued download takes its place.
-  private settle(record: FeedRecord, exchange: FeedExchange): void {
+  // `downloaded`: its download here just completed (what we now hold, another peer may lack)
+  private settle(record: FeedRecord, exchange: FeedExchange, downloaded = false): void {
     const link = this.links.get(exchange)
     if (!link || exchange.pending.has(record.hex) || link.uploads.has(record.hex)) return
     const freed = this.dropDownload(record.hex, link)
@@ -382,7 +383,7 @@ export class TransferScheduler {
       corkForTurn(exchange.muxer)
       // another peer lacks what we just downloaded: close after this turn's announcements went out (they
       // offer it, which keeps it open), so it is served from this core rather than one opened again
-      if (this.lackedElsewhere(record, exchange)) setImmediate(() => this.closeIfUnused(record))
+      if (downloaded && this.lackedElsewhere(record, exchange)) setImmediate(() => this.closeIfUnused(record))
       else this.closeIfUnused(record)
     }
     exchange.emitRemoteFeeds(this.advance(exchange, link))
