@@ -186,6 +186,10 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     await this.readLengths(behind)
     if (clean) for (const r of behind) r.storedLength = -1 // saved again at close, without the mark
     for (const record of records) this.records.add(record)
+    // A remote skips announcing growth its Hypercore channel shows our *core* holds: whoever opened that
+    // core (another multifeed of this Corestore, an app session, corestore for a remote), we follow it.
+    ;(this.store as unknown as { watch(fn: (core: unknown) => void): void }).watch(this.onstorecore)
+    for (const record of records) if (heldCore(this.base, record.discoveryKey) !== null) this.followHeld(record)
     await this.members.open(this.index, this.discoveryKey!, this.ownerOption, records)
     await this.index.markOpen()
   }
@@ -221,6 +225,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
       record.core = null
     }
     await Promise.allSettled(closing)
+    ;(this.store as unknown as { unwatch(fn: (core: unknown) => void): void }).unwatch(this.onstorecore)
     // blocks that landed in a core after our session closed still moved its record: its follower goes last
     await this.followers.closeAll()
     // the lengths that moved, and the mark that makes the next ready() trust them
@@ -469,6 +474,21 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     record.downloading = false
     core.once('close', () => this.onclosed(record, core))
     core.ready().then(() => this.followers.follow(record, core), safetyCatch)
+  }
+
+  private readonly onstorecore = (c: unknown): void => {
+    const core = c as { discoveryKey?: Buffer | null }
+    if (!core.discoveryKey || this.closing) return
+    const record = this.records.withDiscoveryKey(core.discoveryKey)
+    if (record !== undefined) queueMicrotask(() => this.followHeld(record))
+  }
+
+  // Follow the core corestore holds for the record, opened by someone else (no session of ours on it).
+  private followHeld(record: FeedRecord): void {
+    if (this.closing || this.slot === null || this.followers.sessionOf(record) !== null) return
+    const s = this.slot.get({ key: record.key, weak: true, active: false, wait: false } as Parameters<Corestore['get']>[0])
+    s.ready().then(() => { if (this.records.get(record.hex) === record) this.followers.follow(record, s) }, safetyCatch)
+      .finally(() => { s.close().catch(safetyCatch) })
   }
 
   // A session of the feed's core, open now: ours, or the weak one that follows a core we let go of.

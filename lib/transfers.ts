@@ -241,6 +241,10 @@ export class TransferScheduler {
   removed(record: FeedRecord): void {
     for (const [ex, link] of this.links) {
       link.feeds.delete(record.hex)
+      const lingering = link.lingering.get(record.hex)
+      if (lingering !== undefined) clearTimeout(lingering)
+      link.lingering.delete(record.hex)
+      link.growing.delete(record.hex)
       this.dropDownload(record.hex, link)
       link.queued.delete(record.hex)
       link.stalled.delete(record.hex)

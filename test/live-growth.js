@@ -51,3 +51,51 @@ test('live growth: a block that lands in the core after our session closed still
   t.is(b.connections[0].remotePosition(hex(w.key)).length, 2, 'b learned a\'s length from that channel too')
   t.is(await b.feed(w.key).get(1), 'two')
 })
+
+// Two multifeeds of one Corestore share a feed. The remote's Hypercore channel shows what the *core*
+// holds, so growth one of them downloads is not announced to the other: that one must follow the core
+// whoever opened it (here a multifeed reopened on the store, which opens no core of its own).
+test('growth fetched by one multifeed of a store reaches another multifeed of that store that has the feed', async (t) => {
+  const storeA = new Corestore(await t.tmp())
+  const storeB = new Corestore(await t.tmp())
+  const k1 = crypto.randomBytes(32)
+  const k2 = crypto.randomBytes(32)
+  const opened = []
+  const open = async (store, key) => { const m = new Multifeed(store, { key, valueEncoding: 'utf-8' }); opened.push(m); await m.ready(); return m }
+  t.teardown(async () => {
+    for (const m of opened) await m.close()
+    await Promise.all([storeA.close(), storeB.close()])
+  })
+  const a1 = await open(storeA, k1)
+  const a2 = await open(storeA, k2)
+  const b1 = await open(storeB, k1)
+  const b2 = await open(storeB, k2)
+  const keyPair = crypto.keyPair()
+  const w1 = await a1.writer('w', { keyPair })
+  await a2.writer('w', { keyPair }) // the same feed in both groups
+  await w1.append('one')
+  const s1 = storeA.replicate(true)
+  const s2 = storeB.replicate(false)
+  s1.pipe(s2).pipe(s1)
+  a1.replicate(s1)
+  a2.replicate(s1)
+  b1.replicate(s2)
+  b2.replicate(s2)
+  await bounded(t, poll(() => listed(b1, w1.key) === 1 && listed(b2, w1.key) === 1 && b1.isSynced() && b2.isSynced()), 'the first sync')
+  const held = b2.feed(w1.key) // b2's app holds the feed: its session downloads growth live
+  await held.ready()
+  await w1.append('two')
+  await bounded(t, poll(() => listed(b1, w1.key) === 2 && listed(b2, w1.key) === 2), 'both groups at 2')
+  await bounded(t, poll(() => b1.openFeeds === 0), 'b1 to let go of the feed (after its linger)', 5000)
+
+  await b1.close() // b1 starts over on the same store and stream: in sync, it opens no core
+  const again = await open(storeB, k1)
+  again.replicate(s2)
+  a1.replicate(s1)
+  await bounded(t, poll(() => again.connections.length === 1 && again.connections[0].phase === 'live' && a1.connections.length === 1 && a1.connections[0].phase === 'live'), 'b1 to be back')
+  await bounded(t, poll(() => w1.peers.some((p) => p.remoteDownloading)), 'a to see b\'s store download the feed')
+  await w1.append('three')
+  await bounded(t, poll(() => listed(b2, w1.key) === 3), 'b2 to have the growth')
+  await bounded(t, poll(() => listed(again, w1.key) === 3), 'b1 to have it too')
+  t.is(listed(again, w1.key), 3)
+})
