@@ -206,15 +206,18 @@ export class ExchangeSet implements ExchangeHost {
   // What the feed's Hypercore channel on this connection tells of the remote's copy: it holds `position`,
   // or it downloads the feed in that fork (each false without a core of ours open for the feed there).
   remoteHolds(exchange: FeedExchange, hex: string, position: Position): boolean {
-    const record = this.records.get(hex)
-    const core = record === undefined ? null : this.host.followedCore(record)
+    const core = this.openCoreOf(hex)
     return core !== null && remoteHolds(core, exchange.muxer, position.length, position.fork)
   }
 
   remoteDownloads(exchange: FeedExchange, hex: string, position: Position): boolean {
-    const record = this.records.get(hex)
-    const core = record === undefined ? null : this.host.followedCore(record)
+    const core = this.openCoreOf(hex)
     return core !== null && remoteDownloads(core, exchange.muxer, position.fork)
+  }
+
+  private openCoreOf(hex: string): Hypercore | null {
+    const record = this.records.get(hex)
+    return record === undefined ? null : this.host.followedCore(record)
   }
 
   localPosition(hex: string): Position {

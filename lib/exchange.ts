@@ -131,7 +131,7 @@ export class FeedExchange implements Routed, Greeter {
   private greeting = false
   private dormant = false
   private helloStale = false
-  // the remote's multifeed follows every block its cores hold (3.1.0, lib/multifeed.ts follow()): growth
+  // the remote's multifeed follows every block its cores hold (3.1.0, lib/followers.ts): growth
   // its Hypercore channel shows it holds or fetches needs no announcement. A 3.0 peer may not see such
   // blocks, so it is told of all growth.
   private remoteFollows = false
@@ -455,20 +455,16 @@ export class FeedExchange implements Routed, Greeter {
   }
 
   private async sendSummary(): Promise<void> {
-    await this.computeSet()
-    if (this.phase === 'closed') return
-    this.send(0, m.encode(m.summary, { count: this.local.length, digest: this.localDigest!.digest }))
-  }
-
-  // Our set as of now: its entries, their elements and its digest.
-  private async computeSet(): Promise<void> {
     const set = await this.snapshot()
     this.local = set.local
     this.salt = set.salt
     this.elements = set.elements
     this.localDigest = set.digest
+    if (this.phase === 'closed') return
+    this.send(0, m.encode(m.summary, { count: set.local.length, digest: set.digest.digest }))
   }
 
+  // Our set as of now: its entries, their elements and its digest.
   private async snapshot(): Promise<{ local: LocalEntry[], salt: Buffer, elements: Buffer[], digest: SetDigest }> {
     const local = await this.host.sharedEntries()
     const salt = connectionSalt(this.host.key!, this.muxer.stream.handshakeHash)
@@ -750,7 +746,7 @@ export class FeedExchange implements Routed, Greeter {
   }
 
   // The remote has `position`: it told us, or its copy holds it by its Hypercore channel here. (A multifeed
-  // follows every block its core holds while corestore keeps it: lib/multifeed.ts, follow().)
+  // follows every block its core holds while corestore keeps it: lib/followers.ts.)
   private remoteHas(hex: string, position: Position): boolean {
     return this.remoteCovers(hex, position) || (this.remoteFollows && this.host.remoteHolds(this, hex, position))
   }

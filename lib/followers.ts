@@ -41,7 +41,11 @@ export class CoreFollowers {
       current.session.close().catch(safetyCatch)
     }
     if (core.closing || this.host.closing()) return
-    const watcher = core.session({ weak: true, active: false, wait: false, onwait: null })
+    this.track(record, core.session({ weak: true, active: false, wait: false, onwait: null }))
+  }
+
+  // Follow through `watcher`, a weak passive session of the record's core (closed with it, or by unfollow).
+  track(record: FeedRecord, watcher: Hypercore): void {
     const follower = { record, session: watcher }
     this.followers.set(record.hex, follower)
     const following = (): boolean => this.followers.get(record.hex) === follower

@@ -140,15 +140,20 @@ export function peerOn(core: Hypercore, muxer: Protomux): Hypercore.Peer | null 
 // Does the remote's copy of the core, as its Hypercore channel on this connection reports it, hold every
 // block up to `length` in `fork`?
 export function remoteHolds(core: Hypercore, muxer: Protomux, length: number, fork: number): boolean {
-  const peer = peerOn(core, muxer)
-  return peer !== null && peer.remoteSynced && peer.remoteFork === fork && peer.remoteContiguousLength >= length
+  const peer = syncedPeer(core, muxer, fork)
+  return peer !== null && peer.remoteContiguousLength >= length
 }
 
 // Is the remote downloading the core on this connection, in our fork (a session of its own wants it, so
 // hypercore there fetches new blocks it is told of by itself)?
 export function remoteDownloads(core: Hypercore, muxer: Protomux, fork: number): boolean {
+  return syncedPeer(core, muxer, fork)?.remoteDownloading === true
+}
+
+// The core's peer on this connection, once its sync told us the remote's state, if it is on `fork`.
+function syncedPeer(core: Hypercore, muxer: Protomux, fork: number): Hypercore.Peer | null {
   const peer = peerOn(core, muxer)
-  return peer !== null && peer.remoteSynced && peer.remoteDownloading && peer.remoteFork === fork
+  return peer !== null && peer.remoteSynced && peer.remoteFork === fork ? peer : null
 }
 
 // corestore.replicate(stream) adds a stream record and a 'close' listener, replaces the catch-all

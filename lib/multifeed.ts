@@ -487,8 +487,10 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
   private followHeld(record: FeedRecord): void {
     if (this.closing || this.slot === null || this.followers.sessionOf(record) !== null) return
     const s = this.slot.get({ key: record.key, weak: true, active: false, wait: false } as Parameters<Corestore['get']>[0])
-    s.ready().then(() => { if (this.records.get(record.hex) === record) this.followers.follow(record, s) }, safetyCatch)
-      .finally(() => { s.close().catch(safetyCatch) })
+    s.ready().then(() => {
+      if (this.closing || this.records.get(record.hex) !== record || this.followers.sessionOf(record) !== null) return s.close()
+      this.followers.track(record, s)
+    }).catch(safetyCatch)
   }
 
   // A session of the feed's core, open now: ours, or the weak one that follows a core we let go of.

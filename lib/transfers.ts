@@ -58,6 +58,13 @@ export class Link {
 // most a window of such cores per connection.
 const GROWTH_LINGER = 2000
 
+function dropLinger(link: Link, hex: string): void {
+  const timer = link.lingering.get(hex)
+  if (timer !== undefined) clearTimeout(timer)
+  link.lingering.delete(hex)
+  link.growing.delete(hex)
+}
+
 export class TransferScheduler {
   private readonly host: TransferHost
   private readonly limits: TransferLimits
@@ -241,10 +248,7 @@ export class TransferScheduler {
   removed(record: FeedRecord): void {
     for (const [ex, link] of this.links) {
       link.feeds.delete(record.hex)
-      const lingering = link.lingering.get(record.hex)
-      if (lingering !== undefined) clearTimeout(lingering)
-      link.lingering.delete(record.hex)
-      link.growing.delete(record.hex)
+      dropLinger(link, record.hex)
       this.dropDownload(record.hex, link)
       link.queued.delete(record.hex)
       link.stalled.delete(record.hex)
@@ -409,7 +413,7 @@ export class TransferScheduler {
       const [oldest] = link.lingering.keys()
       const r = this.host.recordOf(oldest)
       if (r) this.unlinger(r, exchange, link)
-      else link.lingering.delete(oldest)
+      else dropLinger(link, oldest)
     }
     const timer = setTimeout(() => this.unlinger(record, exchange, link), GROWTH_LINGER)
     timer.unref?.()
@@ -418,10 +422,7 @@ export class TransferScheduler {
 
   private unlinger(record: FeedRecord, exchange: FeedExchange, link: Link): void {
     const hex = record.hex
-    const timer = link.lingering.get(hex)
-    if (timer !== undefined) clearTimeout(timer)
-    link.lingering.delete(hex)
-    link.growing.delete(hex)
+    dropLinger(link, hex)
     if (this.links.get(exchange) !== link || link.downloads.has(hex) || link.uploads.has(hex)) return
     if (link.feeds.delete(hex)) this.closeIfUnused(record)
   }
