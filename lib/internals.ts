@@ -124,6 +124,19 @@ export function closeChannel(core: Hypercore, muxer: Protomux): void {
   if (channel !== null && !channel.closed) channel.close()
 }
 
+// Is `core` (a session that is active) the only active session of its core: no app handle, no other
+// multifeed of the store keeps the core downloading?
+export function soleActiveSession(core: Hypercore): boolean {
+  const replicator = replicatorOf(core)
+  return replicator !== null && replicator.activeSessions <= 1
+}
+
+// Has the remote, on this connection, every block of the core we hold, in our fork, and nothing more?
+export function settledWith(core: Hypercore, muxer: Protomux): boolean {
+  const peer = syncedPeer(core, muxer, core.fork)
+  return peer !== null && peer.remoteLength <= core.length && peer.remoteContiguousLength >= core.length
+}
+
 // Does the core have a channel on this connection that is not closed (open, or opening)?
 export function hasChannel(core: Hypercore, muxer: Protomux): boolean {
   if (!core.discoveryKey) return false

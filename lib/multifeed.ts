@@ -542,6 +542,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     if (record.held || record.core === null) return
     const core = record.core
     record.core = null
+    this.transfers.closeSettledChannels(record, core)
     core.close().then(() => { trimIdleCores(this.base, this.maxDownloads) }, safetyCatch)
   }
 

@@ -19,7 +19,7 @@ import type Hypercore from 'hypercore'
 import safetyCatch from 'safety-catch'
 import type { FeedExchange } from './exchange'
 import { FeedRecord, downloadLive } from './feed-record'
-import { attach, detach, closeChannel, corkForTurn, isAttached, hasChannel, peerOn, inflightOn, HYPERCORE_PROTOCOL } from './internals'
+import { attach, detach, closeChannel, corkForTurn, isAttached, hasChannel, peerOn, inflightOn, settledWith, soleActiveSession, HYPERCORE_PROTOCOL } from './internals'
 import { ChannelRouter } from './router'
 import { Position, covers } from './position'
 
@@ -263,6 +263,19 @@ export class TransferScheduler {
   // Closes the feed's channel on every connection (hypercore then asks other peers for what it had asked).
   closeChannels(record: FeedRecord, core: Hypercore): void {
     for (const ex of this.links.keys()) this.closeChannel(record, core, ex)
+  }
+
+  // Our session of the core is about to close (no connection needs it). A remote whose app holds an active
+  // session of the feed (its writer) keeps the feed's channel open, and the channel keeps our core in the
+  // Corestore until the connection ends: after syncing 10,000 feeds from a writer, every one of them. So
+  // channels to remotes that hold all we hold and have nothing more close first, while our session still
+  // shows us downloading (hypercore there reopens a closed channel only for a remote that said it stopped
+  // downloading). Later growth is announced over the exchange, which opens the channel again.
+  closeSettledChannels(record: FeedRecord, core: Hypercore): void {
+    if (!core.opened || core.closing || core.contiguousLength < core.length || !soleActiveSession(core)) return
+    for (const ex of this.links.keys()) {
+      if (settledWith(core, ex.muxer)) this.closeChannel(record, core, ex)
+    }
   }
 
   // One Hypercore channel per feed and connection serves every multifeed there that has the feed: it is

@@ -84,3 +84,41 @@ test('a feed downloaded for one peer and lacked by another is served from the sa
   t.is((await c.feed(w.key).get(0)).toString(), 'across two hops')
   t.is(opened.length, 1, 'b opened the feed once, for both its download and its upload')
 })
+
+// The cores of the store, not counting the multifeed's own index.
+function storeCores (store) {
+  let n = 0
+  for (const core of store.cores) if (core.replicator) n++
+  return n
+}
+
+// Checked on every turn that may close a core, with a bound: corestore closes an idle core on its own only
+// after 6-8 s, and never one whose channel is open.
+async function eventually (t, fn, what) {
+  const start = Date.now()
+  while (!fn()) {
+    if (Date.now() - start > 5000) return t.fail('timed out waiting for ' + what)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+// A writer's app holds its sessions (active: the core "downloads"), so hypercore there keeps every
+// channel open; before, each kept the downloader's core in its Corestore until the connection ended.
+test('feeds synced from writers the remote app holds: the downloader closes their channels and lets the cores go', async (t) => {
+  const Corestore = require('corestore')
+  const a = await seeded(t, crypto.randomBytes(32), 40)
+  const store = new Corestore(await t.tmp())
+  t.teardown(() => store.close(), { order: 2 })
+  const b = await create(t, { key: a.key, maxDownloads: 4 }, store)
+  pipe(a, b)
+  await bounded(t, b.synced(), 'b to sync 40 feeds')
+  t.is(b.list().filter((f) => f.length === 1).length, 40)
+  const writers = a.feeds()
+  await eventually(t, () => writers.every((w) => w.peers.length === 0), 'every channel of a writer of a to close')
+  t.ok(storeCores(store) <= 2 * 4, 'b holds at most two windows of cores (' + storeCores(store) + ')')
+
+  // growth after the channel closed is announced, and b fetches it
+  await writers[7].append('later')
+  await bounded(t, until(b, ['exchange', 'synced', 'feed'], () => b.list().some((f) => f.key.equals(writers[7].key) && f.length === 2)), 'the growth to reach b')
+  t.is((await b.feed(writers[7].key).get(1)).toString(), 'later')
+})

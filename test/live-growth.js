@@ -29,18 +29,19 @@ test('live growth: a block that lands in the core after our session closed still
 
   const w = await a.writer('w')
   await w.append('one')
-  pipe(a, b)
-  await bounded(t, poll(() => b.isSynced() && listed(b, w.key) === 1), 'b to sync the first block')
-  // nothing needs b's core any more: the multifeed closes its session, and corestore keeps the core a while,
-  // its channel to a still open
-  await bounded(t, poll(() => b.openFeeds === 0), 'b to close its session of the feed')
-
-  // another session of b's Corestore downloads the feed: hypercore fetches the next block into that core,
-  // and a, seeing b's copy download and then hold it, announces nothing
+  // another session of b's Corestore downloads the feed (the channel to a is then not the multifeed's
+  // alone to close when the multifeed lets its own session go)
   const plain = store.get({ key: w.key })
   t.teardown(() => plain.close(), { order: 0 })
   await plain.ready()
   plain.download({ start: 0, end: -1 })
+  pipe(a, b)
+  await bounded(t, poll(() => b.isSynced() && listed(b, w.key) === 1), 'b to sync the first block')
+  // nothing else needs b's core: the multifeed closes its session
+  await bounded(t, poll(() => b.openFeeds === 0), 'b to close its session of the feed')
+
+  // hypercore fetches the next block into that core, and a, seeing b's copy download and then hold it,
+  // announces nothing
   await bounded(t, poll(() => w.peers.some((p) => p.remoteDownloading)), 'a to see b download the feed')
   const received = b.connections[0].stats.exchangeBytesReceived
   await w.append('two')

@@ -23,6 +23,7 @@ declare module 'hypercore' {
       attachTo(muxer: Protomux): void
       detachFrom(muxer: Protomux): void
       downloading: boolean
+      activeSessions: number
     }
     interface CoreState {
       storage: { createUserDataStream(opts?: { gte?: string, lt?: string }): AsyncIterable<{ key: string, value: Buffer }> }
