@@ -90,8 +90,9 @@ export class LiveAnnouncer {
 
   private arm(): void {
     if (this.held.size === 0) return
+    // not unref'd: a held announcement is work still to do (at most ANNOUNCE_GRACE), and nothing else may
+    // keep the process up meanwhile (streams piped in one process)
     this.timer = setTimeout(() => this.check(), HOLD_POLL)
-    this.timer.unref?.()
   }
 
   // Held growth the remote's copy holds is dropped; the rest is announced (all we have) once its grace is

@@ -11,10 +11,13 @@ export class FeedSet {
   private readonly pending = new Map<string, Promise<FeedRecord>>() // remote feeds being recorded, by hex key
   private readonly blocked = new Set<string>()
   private readonly onadd: (record: FeedRecord) => void
+  private readonly onindex: (discoveryKeyHex: string, known: boolean) => void
 
-  // `onadd`: a feed appeared (readers may have more to read)
-  constructor(onadd: (record: FeedRecord) => void) {
+  // `onadd`: a feed appeared (readers may have more to read); `onindex`: a discovery key became known, or
+  // no longer is
+  constructor(onadd: (record: FeedRecord) => void, onindex: (discoveryKeyHex: string, known: boolean) => void) {
     this.onadd = onadd
+    this.onindex = onindex
   }
 
   get size(): number {
@@ -33,8 +36,8 @@ export class FeedSet {
     return this.records.values()
   }
 
-  withDiscoveryKey(discoveryKey: Buffer): FeedRecord | undefined {
-    return this.byDiscoveryKey.get(toHex(discoveryKey))
+  withDiscoveryKey(discoveryKey: Buffer | string): FeedRecord | undefined {
+    return this.byDiscoveryKey.get(typeof discoveryKey === 'string' ? discoveryKey : toHex(discoveryKey))
   }
 
   writer(name: string): FeedRecord | undefined {
@@ -43,9 +46,11 @@ export class FeedSet {
 
   add(record: FeedRecord): void {
     const replaced = this.records.get(record.hex)
-    if (replaced !== undefined) this.byDiscoveryKey.delete(toHex(replaced.discoveryKey))
+    if (replaced !== undefined) this.forgetDiscoveryKey(replaced)
     this.records.set(record.hex, record)
-    this.byDiscoveryKey.set(toHex(record.discoveryKey), record)
+    const dk = toHex(record.discoveryKey)
+    this.byDiscoveryKey.set(dk, record)
+    this.onindex(dk, true)
     if (record.writable && record.name !== null) this.writersByName.set(record.name, record)
     this.onadd(record)
   }
@@ -59,8 +64,15 @@ export class FeedSet {
 
   delete(record: FeedRecord): void {
     this.records.delete(record.hex)
-    this.byDiscoveryKey.delete(toHex(record.discoveryKey))
+    this.forgetDiscoveryKey(record)
     if (record.name !== null && this.writersByName.get(record.name) === record) this.writersByName.delete(record.name)
+  }
+
+  private forgetDiscoveryKey(record: FeedRecord): void {
+    const dk = toHex(record.discoveryKey)
+    if (this.byDiscoveryKey.get(dk) !== record) return
+    this.byDiscoveryKey.delete(dk)
+    this.onindex(dk, false)
   }
 
   // Remote feeds whose records `written` writes to the index: until the caller calls recorded() once it

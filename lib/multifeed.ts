@@ -20,6 +20,7 @@ import { FeedSet } from './feed-set'
 import { TransferScheduler, TransferHost } from './transfers'
 import { FeedReader, ReaderHost, ReadStreamOptions } from './reader'
 import { StorageFlusher } from './flusher'
+import { StoreWatch } from './store-watch'
 import { MultifeedOptions, checkOptions } from './options'
 import { ExchangeSet, ExchangeSetHost } from './exchange-set'
 import { Removal, RemovalHost, RemoveOptions, PurgeOptions } from './removal'
@@ -65,6 +66,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
   private slot: Corestore | null = null
   private readonly records: FeedSet
   private readonly flusher: StorageFlusher
+  private readonly storeWatch: StoreWatch
   private readonly ownerOption: true | Buffer | undefined
   private readonly readers = new Set<FeedReader>() // open createReadStream()s, told of every feed change
   // the weak session that follows each record's core while corestore keeps it (lib/followers.ts)
@@ -104,7 +106,13 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     // Hypercore channel per feed on every connection. Which feeds get a channel is the exchange's call.
     this.store = this.base.namespace(o.namespace, { active: false })
     this.flusher = new StorageFlusher(this.base)
-    this.records = new FeedSet((record) => this.changed(record))
+    this.storeWatch = StoreWatch.of(this.base)
+    // a remote skips announcing growth its Hypercore channel shows our *core* holds: whoever opens that
+    // core (another multifeed of this Corestore, an app session, corestore for a remote), we follow it
+    this.records = new FeedSet((record) => this.changed(record), (dk, known) => {
+      if (known) this.storeWatch.add(dk, this.onstorecore)
+      else this.storeWatch.remove(dk, this.onstorecore)
+    })
     this.transfers = new TransferScheduler(this, { maxDownloads: this.maxDownloads, maxUploads: this.maxDownloads, maxTotalDownloads: this.maxTotalDownloads, stallTimeout: this.stallTimeout })
     // the followers report to private methods: no new public members
     this.followers = new CoreFollowers({
@@ -186,9 +194,6 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     await this.readLengths(behind)
     if (clean) for (const r of behind) r.storedLength = -1 // saved again at close, without the mark
     for (const record of records) this.records.add(record)
-    // A remote skips announcing growth its Hypercore channel shows our *core* holds: whoever opened that
-    // core (another multifeed of this Corestore, an app session, corestore for a remote), we follow it.
-    ;(this.store as unknown as { watch(fn: (core: unknown) => void): void }).watch(this.onstorecore)
     for (const record of records) if (heldCore(this.base, record.discoveryKey) !== null) this.followHeld(record)
     await this.members.open(this.index, this.discoveryKey!, this.ownerOption, records)
     await this.index.markOpen()
@@ -225,7 +230,6 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
       record.core = null
     }
     await Promise.allSettled(closing)
-    ;(this.store as unknown as { unwatch(fn: (core: unknown) => void): void }).unwatch(this.onstorecore)
     // blocks that landed in a core after our session closed still moved its record: its follower goes last
     await this.followers.closeAll()
     // the lengths that moved, and the mark that makes the next ready() trust them
@@ -237,7 +241,12 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     await this.releaseStorage()
   }
 
+  private unwatchStore(): void {
+    for (const record of this.records.values()) this.storeWatch.remove(toHex(record.discoveryKey), this.onstorecore)
+  }
+
   private async releaseStorage(): Promise<void> {
+    this.unwatchStore()
     if (this.index) await this.index.close()
     if (this.slot) await this.slot.close()
     await this.store.close()
@@ -476,10 +485,8 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     core.ready().then(() => this.followers.follow(record, core), safetyCatch)
   }
 
-  private readonly onstorecore = (c: unknown): void => {
-    const core = c as { discoveryKey?: Buffer | null }
-    if (!core.discoveryKey || this.closing) return
-    const record = this.records.withDiscoveryKey(core.discoveryKey)
+  private readonly onstorecore = (discoveryKeyHex: string): void => {
+    const record = this.closing ? undefined : this.records.withDiscoveryKey(discoveryKeyHex)
     if (record !== undefined) queueMicrotask(() => this.followHeld(record))
   }
 

@@ -390,3 +390,21 @@ test('many multifeeds on one connection add one \'close\' listener to its stream
   await closed(s1)
   t.ok(groups.every((m) => m.connections.length === 0), 'every exchange ended with the stream')
 })
+
+// Corestore calls every watcher for every core it opens: one per multifeed made that work groups × cores.
+test('many multifeeds on one Corestore watch it once', async (t) => {
+  const store = new Corestore(await t.tmp())
+  t.teardown(() => store.close(), { order: 2 })
+  const groups = []
+  for (let i = 0; i < 20; i++) {
+    const m = new Multifeed(store, { key: crypto.randomBytes(32) })
+    t.teardown(() => m.close(), { order: 1 })
+    await m.ready()
+    await (await m.writer('w')).append('block')
+    groups.push(m)
+  }
+  const watching = () => store.cores.watching.reduce((n, session) => n + session.watchers.size, 0)
+  t.is(watching(), 1, 'one watcher for 20 multifeeds')
+  for (const m of groups) await m.close()
+  t.is(watching(), 0, 'closed multifeeds watch nothing')
+})
