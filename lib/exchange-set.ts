@@ -8,6 +8,7 @@ import type Protomux from 'protomux'
 import b4a from 'b4a'
 import safetyCatch from 'safety-catch'
 import { FeedExchange, ExchangeHost, LocalEntry } from './exchange'
+import type { StoreWatch } from './store-watch'
 import type { FeedSet } from './feed-set'
 import type { FeedIndex } from './feed-index'
 import type { TransferScheduler } from './transfers'
@@ -43,6 +44,7 @@ export interface ExchangeSetHost {
 
 export interface ExchangeSetOptions {
   base: Corestore // the Corestore our cores live in
+  storeWatch: StoreWatch // which multifeeds of that Corestore have which feed
   maxFeeds: number
   maxConnections: number
   maxNewFeedsPerConnection: number
@@ -189,6 +191,10 @@ export class ExchangeSet implements ExchangeHost {
       const record = this.records.get(toHex(key))
       if (record) this.transfers.serve(exchange, record)
     }
+  }
+
+  get storeWatch(): StoreWatch {
+    return this.opts.storeWatch
   }
 
   hasFeed(hex: string, writer = false, store?: unknown): boolean {

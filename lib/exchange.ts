@@ -9,6 +9,7 @@ import * as m from './messages'
 import { capability, connectionSalt, element, elementKeyHash, elementLength, helloProof, SetDigest, ELEMENT_BYTES } from './caps'
 import { Encoder, Decoder, codedSymbolCodec, CodedSymbol } from './riblt'
 import { ChannelRouter, Routed } from './router'
+import type { StoreWatch } from './store-watch'
 import type { Greeter } from './hello'
 import { LiveAnnouncer } from './announcer'
 import { VERSION_MISMATCH, CLIENT_MISMATCH, OWNER_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, QUEUE_FULL, MultifeedError } from './errors'
@@ -44,6 +45,7 @@ export interface ExchangeHost {
   // ... or shows the remote downloading the feed in that fork: its hypercore fetches new blocks by itself
   remoteDownloads(exchange: FeedExchange, hex: string, position: Position): boolean
   hasFeed(hex: string, writer?: boolean, store?: unknown): boolean
+  readonly storeWatch: StoreWatch // which multifeeds of our Corestore have which feed
   // the remote lacks these feeds or has less of them: be ready to upload
   offer(exchange: FeedExchange, keys: Buffer[]): void
   // the remote opened the Hypercore channel of a core with this discovery key, and no channel of ours
@@ -169,6 +171,10 @@ export class FeedExchange implements Routed, Greeter {
 
   hasFeed(hex: string, writer = false, store?: unknown): boolean {
     return this.host.hasFeed(hex, writer, store)
+  }
+
+  get storeWatch(): StoreWatch {
+    return this.host.storeWatch
   }
 
   // both sides said `done`: each has everything the other advertised in the exchange (protocol 2.1)

@@ -132,7 +132,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
         if (ex) this.transfers.channelClosed(record, ex)
       }
     })
-    this.exchanges = new ExchangeSet(this, this.records, this.transfers, { base: this.base, maxFeeds: this.maxFeeds, maxConnections: this.maxConnections, maxNewFeedsPerConnection: this.maxNewFeedsPerConnection, timeout: o.timeout, share: o.share, accept: o.accept })
+    this.exchanges = new ExchangeSet(this, this.records, this.transfers, { base: this.base, storeWatch: this.storeWatch, maxFeeds: this.maxFeeds, maxConnections: this.maxConnections, maxNewFeedsPerConnection: this.maxNewFeedsPerConnection, timeout: o.timeout, share: o.share, accept: o.accept })
     this.removal = new Removal(this, this.records, this.transfers, this.exchanges)
     this.members = new Authorization(this, this.records, this.exchanges, this.removal)
     this.writers = new Writers(this, this.records, this.exchanges, this.members)
@@ -399,7 +399,10 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     this.exchanges.get(muxer)?.destroy(null)
     // a core another multifeed of the same Corestore records too is theirs as well: it stays
     const root = this.base.root ?? this.base
-    const ours = (hex: string): boolean => this.records.has(hex) && !ChannelRouter.sharedWithOthers(muxer, hex, null, false, root)
+    const ours = (hex: string): boolean => {
+      const record = this.records.get(hex)
+      return record !== undefined && !ChannelRouter.sharedWithOthers(muxer, record, null, false, root)
+    }
     for (const record of this.records.values()) {
       if (!ours(record.hex)) continue
       detachHeld(this.base, record.discoveryKey, muxer) // the core object every session of ours shares

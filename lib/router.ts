@@ -9,6 +9,7 @@ import b4a from 'b4a'
 import { PROTOCOL } from './messages'
 import { catchAll, withdrawClosedOpens, HYPERCORE_PROTOCOL } from './internals'
 import { GroupHello } from './hello'
+import type { StoreWatch } from './store-watch'
 
 const ROUTER = Symbol('hyper-multifeed router')
 
@@ -23,6 +24,7 @@ export interface Routed {
   // this multifeed has a record of the feed (hex key); `writer`: as one of its own writers; `store`: and
   // keeps it in that Corestore (so the core is the same object)
   hasFeed(hex: string, writer?: boolean, store?: unknown): boolean
+  readonly storeWatch: StoreWatch // which multifeeds of its Corestore have which feed
 }
 
 export class ChannelRouter {
@@ -40,6 +42,7 @@ export class ChannelRouter {
   private coreFallback: ((id: Buffer | null) => unknown) | null = null // corestore's handler
   private readonly oncore = async (id: Buffer): Promise<void> => { await this.oncoreopen(id) }
   private readonly members = new Set<Routed>() // every multifeed exchange on this muxer, from its start
+  private readonly stores = new Map<StoreWatch, number>() // the Corestores of the members: how many each
 
   private constructor(muxer: Protomux) {
     this.muxer = muxer
@@ -86,19 +89,27 @@ export class ChannelRouter {
 
   // Does another multifeed on this connection replicate this feed? Then its Hypercore channel here is
   // not ours alone to close (one channel per feed and connection, whichever group opened it).
-  static sharedWithOthers(muxer: Protomux, hex: string, self: Routed | null, writer = false, store?: unknown): boolean {
+  static sharedWithOthers(muxer: Protomux, feed: { hex: string, discoveryKey: Buffer }, self: Routed | null, writer = false, store?: unknown): boolean {
     const router = (muxer as Protomux & { [ROUTER]?: ChannelRouter })[ROUTER]
     if (!router) return false
-    for (const routed of router.routes.values()) if (routed !== self && routed.hasFeed(hex, writer, store)) return true
+    // every multifeed here keeps its cores in self's Corestore, and no other multifeed of it has the feed:
+    // not shared, without asking each of (say) 1,000 groups
+    if (self !== null && router.stores.size === 1 && router.stores.has(self.storeWatch) && self.storeWatch.holders(b4a.toString(feed.discoveryKey, 'hex')) <= 1) return false
+    for (const routed of router.routes.values()) if (routed !== self && routed.hasFeed(feed.hex, writer, store)) return true
     return false
   }
 
   join(routed: Routed): void {
+    if (this.members.has(routed)) return
     this.members.add(routed)
+    this.stores.set(routed.storeWatch, (this.stores.get(routed.storeWatch) ?? 0) + 1)
   }
 
   leave(routed: Routed): void {
-    this.members.delete(routed)
+    if (!this.members.delete(routed)) return
+    const n = this.stores.get(routed.storeWatch)! - 1
+    if (n === 0) this.stores.delete(routed.storeWatch)
+    else this.stores.set(routed.storeWatch, n)
   }
 
   add(id: Buffer, routed: Routed): void {

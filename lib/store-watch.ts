@@ -47,6 +47,11 @@ export class StoreWatch {
     if (this.listeners.size === 0) this.store.unwatch(this.oncore)
   }
 
+  // How many multifeeds of this Corestore (session) have the feed.
+  holders(discoveryKeyHex: string): number {
+    return this.listeners.get(discoveryKeyHex)?.size ?? 0
+  }
+
   private readonly oncore = (core: unknown): void => {
     const discoveryKey = (core as { discoveryKey?: Buffer | null }).discoveryKey
     if (!discoveryKey) return

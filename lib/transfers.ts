@@ -128,7 +128,7 @@ export class TransferScheduler {
     if (!link) return null
     // another multifeed on this connection writes this feed: one Hypercore channel per feed and connection,
     // and it is that writer's (a member of our group advertising another group's key cannot take it)
-    if (ChannelRouter.sharedWithOthers(exchange.muxer, record.hex, exchange, true)) return null
+    if (ChannelRouter.sharedWithOthers(exchange.muxer, record, exchange, true)) return null
     // one fork at a time: an earlier fork is superseded by a later one another connection offers (hypercore
     // takes the later fork wherever it meets it, and fetching two forks at once can make it trade want
     // and bitfield messages between the two peers without end)
@@ -233,7 +233,7 @@ export class TransferScheduler {
       const theirs = exchange.remotePosition(record.hex) ?? record
       // a remote on an earlier fork cannot supply our fork's blocks (it follows ours once it meets it)
       if (theirs.fork < record.fork || theirs.length <= index || link.feeds.has(record.hex)) continue
-      if (ChannelRouter.sharedWithOthers(exchange.muxer, record.hex, exchange, true)) continue
+      if (ChannelRouter.sharedWithOthers(exchange.muxer, record, exchange, true)) continue
       this.attach(core, exchange).catch(safetyCatch)
     }
   }
@@ -281,7 +281,7 @@ export class TransferScheduler {
   // One Hypercore channel per feed and connection serves every multifeed there that has the feed: it is
   // not ours alone to close while another multifeed on the connection has the feed too.
   private closeChannel(record: FeedRecord, core: Hypercore, exchange: FeedExchange): void {
-    if (!ChannelRouter.sharedWithOthers(exchange.muxer, record.hex, exchange)) closeChannel(core, exchange.muxer)
+    if (!ChannelRouter.sharedWithOthers(exchange.muxer, record, exchange)) closeChannel(core, exchange.muxer)
   }
 
   // --- events of an open core (the multifeed forwards them) ---
