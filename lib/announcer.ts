@@ -2,6 +2,8 @@
 // batched per turn of the event loop, skipped when the remote holds it already, and held back while the
 // feed's Hypercore channel shows the remote fetching it (3.1.0): hypercore brings it the block as it does
 // between two plain peers, and the announcement goes only if the remote's copy does not hold it in time.
+// "Fetching" is the remote downloading the core and having fetched a block of it from us lately: an active
+// session alone asks for no new block (lib/exchange-set.ts).
 import type { LocalEntry } from './exchange'
 import type { Position } from './position'
 import { toHex } from './keys'
@@ -19,7 +21,7 @@ export interface AnnouncerHost {
   readonly finite: boolean // a snapshot: growth after the exchange waits for the next replication
   localPosition(hex: string): Position
   remoteHas(hex: string, position: Position): boolean // told us, or its Hypercore channel shows it
-  remoteFetches(hex: string, position: Position): boolean // its Hypercore downloads the feed here
+  remoteFetches(hex: string, position: Position): boolean // its Hypercore downloads the feed here, and fetches
   send(entries: LocalEntry[]): void // announce these now
 }
 

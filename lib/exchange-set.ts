@@ -12,6 +12,7 @@ import type { StoreWatch } from './store-watch'
 import type { FeedSet } from './feed-set'
 import type { FeedIndex } from './feed-index'
 import type { TransferScheduler } from './transfers'
+import { GROWTH_LINGER } from './transfers'
 import type { Authorization } from './authorization'
 import type { Authority } from './authority'
 import type { FeedFilter } from './options'
@@ -19,7 +20,7 @@ import { FeedRecord, newRecord, infoOf } from './feed-record'
 import { FeedEntry, MemberRecord, RECORD_LENGTH } from './messages'
 import { Position, covers } from './position'
 import { MultifeedStats, newTransferStats, addTransferStats } from './stats'
-import { endGracefully, remoteHolds, remoteDownloads } from './internals'
+import { endGracefully, remoteHolds, downloadingPeer } from './internals'
 import { toHex } from './keys'
 import * as errors from './errors'
 
@@ -39,6 +40,7 @@ export interface ExchangeSetHost {
   listenerCount(event: string): number
   emitFeed(record: FeedRecord): void // the app's 'feed' event, for a feed just recorded
   followedCore(record: FeedRecord): Hypercore | null // a session of the feed's core, if corestore keeps it open
+  lastFetch(peer: Hypercore.Peer): number // when that remote last fetched a block of the core from us (0: never)
   checkSynced(): void
 }
 
@@ -216,9 +218,17 @@ export class ExchangeSet implements ExchangeHost {
     return core !== null && remoteHolds(core, exchange.muxer, position.length, position.fork)
   }
 
+  // Downloading, and fetching: an active session alone (an app's handle that reads nothing, a core opened
+  // to serve a third peer) asks for no new block, and its growth would wait the announcer's whole grace.
+  // So the remote counts only if it fetched a block of the core from us within GROWTH_LINGER (a session
+  // with a live range fetches each block as it comes): growth further apart is announced (a few bytes),
+  // where a wrong hold costs the grace.
   remoteDownloads(exchange: FeedExchange, hex: string, position: Position): boolean {
     const core = this.openCoreOf(hex)
-    return core !== null && remoteDownloads(core, exchange.muxer, position.fork)
+    const peer = core === null ? null : downloadingPeer(core, exchange.muxer, position.fork)
+    if (peer === null) return false
+    const fetched = this.host.lastFetch(peer)
+    return fetched > 0 && Date.now() - fetched < GROWTH_LINGER
   }
 
   private openCoreOf(hex: string): Hypercore | null {

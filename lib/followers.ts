@@ -24,6 +24,9 @@ interface Follower {
 export class CoreFollowers {
   private readonly host: FollowerHost
   private readonly followers = new Map<string, Follower>() // by hex key
+  // when each remote (a core's peer on one connection) last fetched a block from us, whoever's session
+  // was open: the announcer holds growth back only from a remote that fetches (lib/announcer.ts)
+  private readonly fetches = new WeakMap<Hypercore.Peer, number>()
 
   constructor(host: FollowerHost) {
     this.host = host
@@ -58,8 +61,10 @@ export class CoreFollowers {
       update()
     })
     watcher.on('upload', (index: number, bytes: number, from: Hypercore.Peer) => {
+      if (!following()) return
+      this.fetches.set(from, Date.now())
       // counted while a session of ours is open (stats: blocks fetched from the multifeed's sessions)
-      if (!following() || record.core === null || record.core.closing || record.core.core !== watcher.core) return
+      if (record.core === null || record.core.closing || record.core.core !== watcher.core) return
       this.host.uploaded(record, bytes, from)
     })
     watcher.on('peer-remove', (peer: Hypercore.Peer) => {
@@ -79,6 +84,11 @@ export class CoreFollowers {
 
   async closeAll(): Promise<void> {
     await Promise.allSettled([...this.followers.keys()].map((hex) => this.unfollow(hex)))
+  }
+
+  // When this remote last fetched a block of the core from us (0: never, as far as we saw).
+  lastFetch(peer: Hypercore.Peer): number {
+    return this.fetches.get(peer) ?? 0
   }
 
   // A session of the feed's core, open now: the record's own, or the weak one that follows a core we let go of.

@@ -157,10 +157,12 @@ export function remoteHolds(core: Hypercore, muxer: Protomux, length: number, fo
   return peer !== null && peer.remoteContiguousLength >= length
 }
 
-// Is the remote downloading the core on this connection, in our fork (a session of its own wants it, so
-// hypercore there fetches new blocks it is told of by itself)?
-export function remoteDownloads(core: Hypercore, muxer: Protomux, fork: number): boolean {
-  return syncedPeer(core, muxer, fork)?.remoteDownloading === true
+// The core's peer on this connection if the remote is downloading the core there, in our fork. That only
+// says a session of its own is active: it fetches new blocks by itself only if that session has a live
+// download range, which the remote does not tell.
+export function downloadingPeer(core: Hypercore, muxer: Protomux, fork: number): Hypercore.Peer | null {
+  const peer = syncedPeer(core, muxer, fork)
+  return peer !== null && peer.remoteDownloading === true ? peer : null
 }
 
 // The core's peer on this connection, once its sync told us the remote's state, if it is on `fork`.

@@ -508,6 +508,11 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     return this.followers.sessionOf(record)
   }
 
+  // When this remote (a core's peer on one connection) last fetched a block of the core from us (0: never).
+  lastFetch(peer: Hypercore.Peer): number {
+    return this.followers.lastFetch(peer)
+  }
+
   private grow(record: FeedRecord, core: Hypercore): void {
     if (!core.opened) return
     const length = core.contiguousLength

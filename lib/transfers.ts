@@ -12,7 +12,8 @@
 // - no core joins a connection by itself (the multifeed's Corestore is passive): a feed gets a channel
 //   on a connection for a download, an upload, or a block the app waits for that the remote has;
 // - uploads: a core opens for an upload only when the remote opens its channel, at most `maxUploads` at
-//   once per connection (further opens wait for a place), and closes once the remote has what it lacked
+//   once per connection (further opens wait for a place; a core open already is kept open for a remote
+//   it is offered to only while places remain), and closes once the remote has what it lacked
 //   (judged by the remote's state, not only by our own upload count) or fetched nothing for
 //   `stallTimeout` ms (a peer that opens channels and never asks cannot hold cores).
 import type Hypercore from 'hypercore'
@@ -46,7 +47,7 @@ export class Link {
   readonly feeds = new Set<string>() // cores kept open for this connection
   readonly stalled = new Set<string>() // feeds given up on this connection (no progress)
   readonly uploading = new Map<string, number>() // cores opened for an upload -> when the remote last fetched
-  readonly offered = new Map<string, number>() // uploads of cores already open (not in the window) -> last fetch
+  readonly offered = new Map<string, number>() // uploads of cores already open -> last fetch (each takes an offer a place)
   readonly uploadWaiters: Array<() => void> = [] // remote opens waiting for an upload place
   readonly growing = new Set<string>() // downloads of live growth of a feed we had: they linger when done
   readonly lingering = new Map<string, ReturnType<typeof setTimeout>>() // done, kept open a while -> its timer
@@ -56,7 +57,7 @@ export class Link {
 // that lands meanwhile: the feed is growing, so the next block comes over the open channel (the writer
 // sees us downloading and needs no announcement) instead of a channel opened and closed per block. At
 // most a window of such cores per connection.
-const GROWTH_LINGER = 2000
+export const GROWTH_LINGER = 2000
 
 function dropLinger(link: Link, hex: string): void {
   const timer = link.lingering.get(hex)
@@ -175,16 +176,19 @@ export class TransferScheduler {
     link.uploads.set(record.hex, owed(record, theirs))
     if (link.feeds.has(record.hex)) return
     if (record.core !== null) {
-      // already open: outside the window; given up like any upload the remote fetches nothing from (it
-      // may have declined the feed). The remote opens the channel of a feed it downloads (within its own
-      // window), and our router answers that open (remoteOpened); opening ours first would cost an open
-      // the remote mostly rejects (it has not recorded the feed yet) and a second open to answer its own.
-      link.offered.set(record.hex, Date.now())
-      if (hasChannel(record.core, exchange.muxer)) this.use(record, exchange, link)
-      else {
+      // already open: given up like any upload the remote fetches nothing from (it may have declined the
+      // feed). The remote opens the channel of a feed it downloads (within its own window), and our router
+      // answers that open (remoteOpened); opening ours first would cost an open the remote mostly rejects
+      // (it has not recorded the feed yet) and a second open to answer its own.
+      if (hasChannel(record.core, exchange.muxer)) {
+        link.offered.set(record.hex, Date.now())
+        this.use(record, exchange, link)
+      } else if (this.uploadPlaces(link) > 0) {
+        link.offered.set(record.hex, Date.now())
         link.feeds.add(record.hex) // kept open for the remote's open while offered
         this.armTimer()
       }
+      // else past the upload window: not kept open; the remote's open opens it again (remoteOpened), in turn
       return
     }
     const id = record.discoveryKey
@@ -499,6 +503,12 @@ export class TransferScheduler {
     this.freeUploadPlace(record.hex, link)
     link.offered.delete(record.hex)
     if (link.uploads.delete(record.hex)) this.settle(record, exchange)
+  }
+
+  // Cores this connection may still keep open for uploads: those opened for the remote's opens and those
+  // kept open while offered share the window (a remote slower than us would hold every core we offer).
+  private uploadPlaces(link: Link): number {
+    return this.limits.maxUploads - link.uploading.size - link.offered.size
   }
 
   private freeUploadPlace(hex: string, link: Link): void {

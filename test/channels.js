@@ -122,3 +122,29 @@ test('feeds synced from writers the remote app holds: the downloader closes thei
   await bounded(t, until(b, ['exchange', 'synced', 'feed'], () => b.list().some((f) => f.key.equals(writers[7].key) && f.length === 2)), 'the growth to reach b')
   t.is((await b.feed(writers[7].key).get(1)).toString(), 'later')
 })
+
+// a -> b -> c, c downloading one feed at a time: b offers c every feed it downloads, but keeps open for c
+// only its upload window of them (c's open of the others opens them again, within that window).
+test('a relay keeps open only a window of the cores it offers a slow peer', { timeout: 60000 }, async (t) => {
+  const key = crypto.randomBytes(32)
+  const n = 40
+  const window = 4
+  const a = await seeded(t, key, n)
+  const b = await create(t, { key, maxDownloads: window })
+  const c = await create(t, { key, maxDownloads: 1 })
+  let most = 0
+  const session = b.session.bind(b)
+  b.session = (opts) => {
+    const s = session(opts)
+    queueMicrotask(() => { most = Math.max(most, b.openFeeds) }) // once the record holds it
+    return s
+  }
+  pipe(a, b)
+  pipe(b, c)
+  const done = () => c.list().length === n && c.list().every((f) => f.length === 1) && c.isSynced()
+  await bounded(t, until(c, ['synced', 'exchange'], done), 'c to sync every feed', 50000)
+  // a window each of downloads from a, of downloads that completed this turn (closing once the turn's
+  // offers went out), and of cores kept open for c's uploads; and the one c fetches now (before: 31)
+  t.ok(most <= 3 * window + 1, 'b held at most ' + most + ' cores open')
+  t.is((await c.feed(a.list()[n - 1].key).get(0)).toString(), 'block of w' + (n - 1))
+})

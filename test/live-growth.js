@@ -2,7 +2,7 @@ const test = require('brittle')
 const b4a = require('b4a')
 const crypto = require('hypercore-crypto')
 const Corestore = require('corestore')
-const { create, pipe, bounded, Multifeed } = require('./helpers.js')
+const { create, pipe, bounded, until, closed, Multifeed } = require('./helpers.js')
 
 const hex = (key) => b4a.toString(key, 'hex')
 
@@ -99,4 +99,38 @@ test('growth fetched by one multifeed of a store reaches another multifeed of th
   await bounded(t, poll(() => listed(b2, w1.key) === 3), 'b2 to have the growth')
   await bounded(t, poll(() => listed(again, w1.key) === 3), 'b1 to have it too')
   t.is(listed(again, w1.key), 3)
+})
+
+// A remote whose copy has an active session that reads nothing (an app's handle on b's Corestore) shows
+// "downloading" on the Hypercore channel, yet asks for no new block: the announcement must not wait for
+// hypercore to carry the block (ANNOUNCE_GRACE, 250 ms). Held back only from a remote that fetched lately.
+test('live growth: a remote with an active session that fetched nothing is told of growth at once', async (t) => {
+  const key = crypto.randomBytes(32)
+  const a = await create(t, { key, valueEncoding: 'utf-8' })
+  const store = new Corestore(await t.tmp())
+  const b = new Multifeed(store, { key, valueEncoding: 'utf-8' })
+  t.teardown(async () => { await b.close(); await store.close() }, { order: 1 })
+  await b.ready()
+  const w = await a.writer('w')
+  await w.append('one')
+  const [s1, s2] = pipe(a, b)
+  await bounded(t, poll(() => b.isSynced() && listed(b, w.key) === 1), 'b to sync the first block')
+  s1.destroy()
+  await Promise.all([closed(s1), closed(s2)])
+
+  const plain = store.get({ key: w.key }) // active, no download range
+  t.teardown(() => plain.close(), { order: 0 })
+  await plain.ready()
+  const [, again] = pipe(a, b)
+  store.replicate(again) // the app replicates its own Corestore on the connection too: its session gets a channel
+  await bounded(t, poll(() => a.isSynced() && b.isSynced() && w.peers.some((p) => p.remoteDownloading)), 'a to see b\'s session')
+  const exchange = b.connections[0]
+  const received = exchange.stats.exchangeBytesReceived
+  const start = Date.now()
+  await w.append('two')
+  await bounded(t, until(b, ['exchange'], () => exchange.stats.exchangeBytesReceived > received), 'the announcement')
+  const elapsed = Date.now() - start
+  t.ok(elapsed < 150, 'announced without waiting for the grace: ' + elapsed + ' ms')
+  await bounded(t, poll(() => listed(b, w.key) === 2), 'b to download the block')
+  t.is(await b.feed(w.key).get(1), 'two')
 })

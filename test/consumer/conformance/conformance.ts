@@ -28,7 +28,7 @@ export const errorArgs: Args<typeof MultifeedError> = null as unknown as Args<ty
 
 // 2. Every public member of the implementation is declared, or named here as internal (used by the
 // modules of lib/, the networker, the CLI or the tests, not documented for apps).
-type NotForApps = 'store' | 'index' | 'members' | 'sharedEntries' | 'checkSynced' | 'hand' | 'session' | 'adopt' | 'recordOf' | 'openCore' | 'closeCore' | 'onstalled' | 'allRecords' | 'readSession' | 'closeReadSession' | 'loadCursor' | 'saveCursor' | 'readerClosed' | 'decode' | 'emitFeed' | 'storedCore' | 'forgotten' | 'followedCore'
+type NotForApps = 'store' | 'index' | 'members' | 'sharedEntries' | 'checkSynced' | 'hand' | 'session' | 'adopt' | 'recordOf' | 'openCore' | 'closeCore' | 'onstalled' | 'allRecords' | 'readSession' | 'closeReadSession' | 'loadCursor' | 'saveCursor' | 'readerClosed' | 'decode' | 'emitFeed' | 'storedCore' | 'forgotten' | 'followedCore' | 'lastFetch'
 type Undeclared<Impl, Declared, Internal = never> = Exclude<keyof Impl, keyof Declared | Internal>
 type MustBeNone<T extends never> = T
 export type MultifeedMembers = MustBeNone<Undeclared<Multifeed, Public.Multifeed, NotForApps>>
