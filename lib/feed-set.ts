@@ -63,7 +63,7 @@ export class FeedSet {
   }
 
   delete(record: FeedRecord): void {
-    this.records.delete(record.hex)
+    if (this.records.get(record.hex) === record) this.records.delete(record.hex)
     this.forgetDiscoveryKey(record)
     if (record.name !== null && this.writersByName.get(record.name) === record) this.writersByName.delete(record.name)
   }

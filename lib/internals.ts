@@ -128,7 +128,7 @@ export function closeChannel(core: Hypercore, muxer: Protomux): void {
 // multifeed of the store keeps the core downloading?
 export function soleActiveSession(core: Hypercore): boolean {
   const replicator = replicatorOf(core)
-  return replicator !== null && replicator.activeSessions <= 1
+  return replicator !== null && replicator.activeSessions === 1
 }
 
 // Has the remote, on this connection, every block of the core we hold, in our fork, and nothing more?

@@ -67,6 +67,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
   private readonly records: FeedSet
   private readonly flusher: StorageFlusher
   private readonly storeWatch: StoreWatch
+  private storeReleased = false // closed (or failed to open): records added late watch nothing
   private readonly ownerOption: true | Buffer | undefined
   private readonly readers = new Set<FeedReader>() // open createReadStream()s, told of every feed change
   // the weak session that follows each record's core while corestore keeps it (lib/followers.ts)
@@ -110,7 +111,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     // a remote skips announcing growth its Hypercore channel shows our *core* holds: whoever opens that
     // core (another multifeed of this Corestore, an app session, corestore for a remote), we follow it
     this.records = new FeedSet((record) => this.changed(record), (dk, known) => {
-      if (known) this.storeWatch.add(dk, this.onstorecore)
+      if (known && !this.storeReleased) this.storeWatch.add(dk, this.onstorecore)
       else this.storeWatch.remove(dk, this.onstorecore)
     })
     this.transfers = new TransferScheduler(this, { maxDownloads: this.maxDownloads, maxUploads: this.maxDownloads, maxTotalDownloads: this.maxTotalDownloads, stallTimeout: this.stallTimeout })
@@ -242,6 +243,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
   }
 
   private unwatchStore(): void {
+    this.storeReleased = true
     for (const record of this.records.values()) this.storeWatch.remove(toHex(record.discoveryKey), this.onstorecore)
   }
 

@@ -278,6 +278,9 @@ export class TransferScheduler {
   closeSettledChannels(record: FeedRecord, core: Hypercore): void {
     if (!core.opened || core.closing || core.contiguousLength < core.length || !soleActiveSession(core)) return
     for (const ex of this.links.keys()) {
+      // only toward a multifeed that has the feed (it advertised it): growth is announced to it. A plain
+      // Hypercore peer, or a multifeed that declined the feed, would hear of no growth on a closed channel
+      if (ex.phase !== 'live' || ex.finite || ex.remotePosition(record.hex) === undefined) continue
       if (settledWith(core, ex.muxer)) this.closeChannel(record, core, ex)
     }
   }

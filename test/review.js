@@ -273,6 +273,41 @@ test('a plain corestore peer reads a held writer over replicate(bool)', (t) => p
 test('a plain corestore peer reads a closed writer over replicate(bool)', (t) => plainPeerReads(t, { hold: false, shared: false }))
 test('a plain corestore peer reads a feed over a shared connection', (t) => plainPeerReads(t, { hold: false, shared: true }))
 
+// A plain mirror that already holds our feed reads it live on a new connection. Our upload session closes
+// at once (it has everything); the channel must stay, as the mirror hears of growth only through it (no
+// exchange announces anything to it).
+test('a plain corestore mirror that holds the feed still gets growth after our upload session closed', async (t) => {
+  const m = await create(t, { valueEncoding: 'utf-8' })
+  const w = await m.writer('w')
+  await w.append('one')
+  await w.close()
+  const store = new Corestore(await t.tmp())
+  t.teardown(() => store.close(), { order: 2 })
+  const mirror = store.get({ key: w.key, valueEncoding: 'utf-8' })
+  await mirror.ready()
+  mirror.download({ start: 0, end: -1 })
+  const connect = () => {
+    const s1 = m.replicate(true)
+    const s2 = store.replicate(false)
+    s1.on('error', () => {})
+    s2.on('error', () => {})
+    s1.pipe(s2).pipe(s1)
+    return [s1, s2]
+  }
+  const first = connect()
+  t.is(await bounded(t, mirror.get(0), 'the first block'), 'one')
+  first[0].destroy()
+  await Promise.all(first.map(closed))
+
+  const [s1] = connect()
+  t.teardown(() => s1.destroy(), { order: 0 })
+  await bounded(t, waitUntil(mirror, ['peer-add'], () => mirror.peers.length === 1), 'the mirror\'s channel')
+  await bounded(t, new Promise((resolve) => { const check = () => m.openFeeds === 0 ? resolve() : setTimeout(check, 20); check() }), 'our upload session to close')
+  const again = m.feed(w.key)
+  await again.append('two')
+  t.is(await bounded(t, mirror.get(1), 'the growth at the mirror'), 'two')
+})
+
 test('a plain corestore peer that fetches nothing still ends a replicate(bool) stream with ERR_KEY_MISMATCH', async (t) => {
   const m = await create(t, { timeout: 300 })
   const store = new Corestore(await t.tmp())
