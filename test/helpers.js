@@ -114,4 +114,32 @@ async function rawPeer (t, key, { version = messages.VERSION, client = 'MULTIFEE
   return { store, stream, muxer, received, events, ready, send: (type, buf) => channel.messages[type].send(buf) }
 }
 
-module.exports = { create, seeded, pipe, once, closed, until, bounded, boundedOrNull, rawPeer, Multifeed, messages }
+
+// Two Corestores, each with two groups (keys k1, k2) that share one feed `w` (the same key pair) with one
+// block, on one stream pair that every group replicates on. `open(store, key)` opens a further multifeed.
+async function twoGroupsSharingAFeed (t, opts = {}) {
+  const crypto = require('hypercore-crypto')
+  const storeA = new Corestore(await t.tmp())
+  const storeB = new Corestore(await t.tmp())
+  const opened = []
+  const open = async (store, key) => { const m = new Multifeed(store, { key, ...opts }); opened.push(m); await m.ready(); return m }
+  t.teardown(async () => {
+    for (const m of opened) await m.close()
+    await Promise.all([storeA.close(), storeB.close()])
+  })
+  const k1 = crypto.randomBytes(32)
+  const k2 = crypto.randomBytes(32)
+  const [a1, a2, b1, b2] = [await open(storeA, k1), await open(storeA, k2), await open(storeB, k1), await open(storeB, k2)]
+  const keyPair = crypto.keyPair()
+  const w = await a1.writer('w', { keyPair })
+  await a2.writer('w', { keyPair }) // the same feed in both groups
+  await w.append('one')
+  const s1 = storeA.replicate(true)
+  const s2 = storeB.replicate(false)
+  s1.pipe(s2).pipe(s1)
+  for (const m of [a1, a2]) m.replicate(s1)
+  for (const m of [b1, b2]) m.replicate(s2)
+  return { a1, a2, b1, b2, w, s1, s2, k1, storeB, open }
+}
+
+module.exports = { twoGroupsSharingAFeed, create, seeded, pipe, once, closed, until, bounded, boundedOrNull, rawPeer, Multifeed, messages }

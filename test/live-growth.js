@@ -2,7 +2,7 @@ const test = require('brittle')
 const b4a = require('b4a')
 const crypto = require('hypercore-crypto')
 const Corestore = require('corestore')
-const { create, pipe, bounded, until, closed, Multifeed } = require('./helpers.js')
+const { create, pipe, bounded, until, closed, twoGroupsSharingAFeed, Multifeed } = require('./helpers.js')
 
 const hex = (key) => b4a.toString(key, 'hex')
 
@@ -19,13 +19,19 @@ function poll (fn, ms = 5) {
   })
 }
 
-test('live growth: a block that lands in the core after our session closed still moves the record', async (t) => {
+// Multifeed a, and b (same key) on a Corestore of the test's own: the test opens sessions of it too.
+async function writerAndStoreReader (t) {
   const key = crypto.randomBytes(32)
   const a = await create(t, { key, valueEncoding: 'utf-8' })
   const store = new Corestore(await t.tmp())
   const b = new Multifeed(store, { key, valueEncoding: 'utf-8' })
   t.teardown(async () => { await b.close(); await store.close() }, { order: 1 })
   await b.ready()
+  return { a, b, store }
+}
+
+test('live growth: a block that lands in the core after our session closed still moves the record', async (t) => {
+  const { a, b, store } = await writerAndStoreReader(t)
 
   const w = await a.writer('w')
   await w.append('one')
@@ -57,31 +63,7 @@ test('live growth: a block that lands in the core after our session closed still
 // holds, so growth one of them downloads is not announced to the other: that one must follow the core
 // whoever opened it (here a multifeed reopened on the store, which opens no core of its own).
 test('growth fetched by one multifeed of a store reaches another multifeed of that store that has the feed', async (t) => {
-  const storeA = new Corestore(await t.tmp())
-  const storeB = new Corestore(await t.tmp())
-  const k1 = crypto.randomBytes(32)
-  const k2 = crypto.randomBytes(32)
-  const opened = []
-  const open = async (store, key) => { const m = new Multifeed(store, { key, valueEncoding: 'utf-8' }); opened.push(m); await m.ready(); return m }
-  t.teardown(async () => {
-    for (const m of opened) await m.close()
-    await Promise.all([storeA.close(), storeB.close()])
-  })
-  const a1 = await open(storeA, k1)
-  const a2 = await open(storeA, k2)
-  const b1 = await open(storeB, k1)
-  const b2 = await open(storeB, k2)
-  const keyPair = crypto.keyPair()
-  const w1 = await a1.writer('w', { keyPair })
-  await a2.writer('w', { keyPair }) // the same feed in both groups
-  await w1.append('one')
-  const s1 = storeA.replicate(true)
-  const s2 = storeB.replicate(false)
-  s1.pipe(s2).pipe(s1)
-  a1.replicate(s1)
-  a2.replicate(s1)
-  b1.replicate(s2)
-  b2.replicate(s2)
+  const { b1, b2, w: w1, s1, s2, k1, storeB, open, a1 } = await twoGroupsSharingAFeed(t, { valueEncoding: 'utf-8' })
   await bounded(t, poll(() => listed(b1, w1.key) === 1 && listed(b2, w1.key) === 1 && b1.isSynced() && b2.isSynced()), 'the first sync')
   const held = b2.feed(w1.key) // b2's app holds the feed: its session downloads growth live
   await held.ready()
@@ -105,12 +87,7 @@ test('growth fetched by one multifeed of a store reaches another multifeed of th
 // "downloading" on the Hypercore channel, yet asks for no new block: the announcement must not wait for
 // hypercore to carry the block (ANNOUNCE_GRACE, 250 ms). Held back only from a remote that fetched lately.
 test('live growth: a remote with an active session that fetched nothing is told of growth at once', async (t) => {
-  const key = crypto.randomBytes(32)
-  const a = await create(t, { key, valueEncoding: 'utf-8' })
-  const store = new Corestore(await t.tmp())
-  const b = new Multifeed(store, { key, valueEncoding: 'utf-8' })
-  t.teardown(async () => { await b.close(); await store.close() }, { order: 1 })
-  await b.ready()
+  const { a, b, store } = await writerAndStoreReader(t)
   const w = await a.writer('w')
   await w.append('one')
   const [s1, s2] = pipe(a, b)

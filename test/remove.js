@@ -1,6 +1,6 @@
 const test = require('brittle')
 const crypto = require('hypercore-crypto')
-const { create, pipe, once, closed, until, bounded, Multifeed } = require('./helpers.js')
+const { create, pipe, once, closed, until, bounded, twoGroupsSharingAFeed, Multifeed } = require('./helpers.js')
 
 async function synced (a, b) {
   const [s1, s2] = pipe(a, b)
@@ -231,31 +231,8 @@ test('the app closing a feed while it downloads does not stop the download', asy
 // Two groups of one Corestore share a feed on one connection: removing it from one leaves the feed's
 // Hypercore channel to the other (the one channel per feed and connection is not the remover's alone).
 test('removing a feed one group shares with another group of its Corestore keeps the channel the other uses', async (t) => {
-  const Corestore = require('corestore')
-  const storeA = new Corestore(await t.tmp())
-  const storeB = new Corestore(await t.tmp())
-  const opened = []
-  const open = async (store, key) => { const m = new Multifeed(store, { key }); opened.push(m); await m.ready(); return m }
-  t.teardown(async () => {
-    for (const m of opened) await m.close()
-    await Promise.all([storeA.close(), storeB.close()])
-  })
-  const k1 = crypto.randomBytes(32)
-  const k2 = crypto.randomBytes(32)
-  const a1 = await open(storeA, k1)
-  const a2 = await open(storeA, k2)
-  const b1 = await open(storeB, k1)
-  const b2 = await open(storeB, k2)
-  const keyPair = crypto.keyPair()
-  const w = await a1.writer('w', { keyPair })
-  await a2.writer('w', { keyPair }) // the same feed in both groups
-  await w.append('one')
-  const s1 = storeA.replicate(true)
-  const s2 = storeB.replicate(false)
-  s1.pipe(s2).pipe(s1)
+  const { b1, b2, w, s1, s2 } = await twoGroupsSharingAFeed(t)
   t.teardown(() => { s1.destroy(); s2.destroy() }, { order: 0 })
-  for (const m of [a1, a2]) m.replicate(s1)
-  for (const m of [b1, b2]) m.replicate(s2)
   const listed = (m) => m.list().some((f) => f.key.equals(w.key) && f.length === 1)
   await bounded(t, Promise.all([b1, b2].map((b) => until(b, ['synced', 'feed'], () => listed(b) && b.isSynced()))), 'both groups of b to sync')
   const held = b2.feed(w.key) // b2's app reads it live: its channel to a stays open
