@@ -55,7 +55,10 @@ test('reconnect with a few changed feeds reconciles by sketch and converges', as
     const r = await exchange(a, b)
     t.alike(r.modes, ['sketch', 'sketch'], 'd = ' + d + ' by sketch')
     t.alike(lengths(a), lengths(b), 'd = ' + d + ' converged')
-    t.ok(r.bytes < 3 * 32 * (d + 1) + 400, `d = ${d}: ${r.bytes} bytes`)
+    // the sketch's size varies: over 100 runs the excess over 3 × 32 × (d + 1) was at most 232 B (d = 1),
+    // 787 B (d = 5) and 170 B (d = 20), and +400 failed about one run in 30; the plain list of 61 feeds is
+    // over 2 KB, so the bound still tells a sketch from a fallback to the list
+    t.ok(r.bytes < 3 * 32 * (d + 1) + 1000, `d = ${d}: ${r.bytes} bytes`)
   }
 })
 
