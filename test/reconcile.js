@@ -57,7 +57,7 @@ test('reconnect with a few changed feeds reconciles by sketch and converges', as
     t.alike(lengths(a), lengths(b), 'd = ' + d + ' converged')
     // the sketch's size varies: over 100 runs the excess over 3 × 32 × (d + 1) was at most 232 B (d = 1),
     // 787 B (d = 5) and 170 B (d = 20), and +400 failed about one run in 30; the plain list of 61 feeds is
-    // over 2 KB, so the bound still tells a sketch from a fallback to the list
+    // over 2 KB, so at d = 1 and 5 the bound still tells a sketch from a fallback to the list
     t.ok(r.bytes < 3 * 32 * (d + 1) + 1000, `d = ${d}: ${r.bytes} bytes`)
   }
 })
