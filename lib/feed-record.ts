@@ -18,6 +18,7 @@ export interface FeedInfo {
 export interface FeedRecord extends FeedInfo {
   hex: string
   discoveryKey: Buffer
+  discoveryKeyHex: string // the id corestore and our store watch key the feed's core by
   core: Hypercore | null // open session, or null: a known feed costs a record, not a core
   held: boolean // the app was handed `core`: it stays open until close() or remove()
   downloading: boolean // `core` has its one live download range (it lives as long as the session)
@@ -28,7 +29,7 @@ export interface FeedRecord extends FeedInfo {
 
 export function newRecord(key: Buffer, name: string | null, writable: boolean, length: number, fork = 0): FeedRecord {
   const discoveryKey = crypto.discoveryKey(key)
-  return { key, hex: toHex(key), discoveryKey, name, writable, length, fork, storedLength: length, storedFork: fork, core: null, held: false, downloading: false }
+  return { key, hex: toHex(key), discoveryKey, discoveryKeyHex: toHex(discoveryKey), name, writable, length, fork, storedLength: length, storedFork: fork, core: null, held: false, downloading: false }
 }
 
 // One live download range per session serves every connection; it lives as long as the session.

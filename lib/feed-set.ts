@@ -48,9 +48,8 @@ export class FeedSet {
     const replaced = this.records.get(record.hex)
     if (replaced !== undefined) this.forgetDiscoveryKey(replaced)
     this.records.set(record.hex, record)
-    const dk = toHex(record.discoveryKey)
-    this.byDiscoveryKey.set(dk, record)
-    this.onindex(dk, true)
+    this.byDiscoveryKey.set(record.discoveryKeyHex, record)
+    this.onindex(record.discoveryKeyHex, true)
     if (record.writable && record.name !== null) this.writersByName.set(record.name, record)
     this.onadd(record)
   }
@@ -69,10 +68,9 @@ export class FeedSet {
   }
 
   private forgetDiscoveryKey(record: FeedRecord): void {
-    const dk = toHex(record.discoveryKey)
-    if (this.byDiscoveryKey.get(dk) !== record) return
-    this.byDiscoveryKey.delete(dk)
-    this.onindex(dk, false)
+    if (this.byDiscoveryKey.get(record.discoveryKeyHex) !== record) return
+    this.byDiscoveryKey.delete(record.discoveryKeyHex)
+    this.onindex(record.discoveryKeyHex, false)
   }
 
   // Remote feeds whose records `written` writes to the index: until the caller calls recorded() once it

@@ -109,9 +109,9 @@ export function detachHeld(store: Corestore, discoveryKey: Buffer, muxer: Protom
 }
 
 // The core object corestore holds for a discovery key (shared by every session on it), if any.
-export function heldCore(store: Corestore, discoveryKey: Buffer): { replicator?: Hypercore.Replicator } | null {
+export function heldCore(store: Corestore, discoveryKey: Buffer | string): { replicator?: Hypercore.Replicator } | null {
   const tracker = (store as unknown as { cores?: { map?: Map<string, { replicator?: Hypercore.Replicator }> } }).cores
-  return tracker?.map?.get(b4a.toString(discoveryKey, 'hex')) ?? null
+  return tracker?.map?.get(typeof discoveryKey === 'string' ? discoveryKey : b4a.toString(discoveryKey, 'hex')) ?? null
 }
 
 // Detaches the core and closes its open channel on this connection (protomux keeps one channel per

@@ -195,7 +195,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
     await this.readLengths(behind)
     if (clean) for (const r of behind) r.storedLength = -1 // saved again at close, without the mark
     for (const record of records) this.records.add(record)
-    for (const record of records) if (heldCore(this.base, record.discoveryKey) !== null) this.followHeld(record)
+    for (const record of records) if (heldCore(this.base, record.discoveryKeyHex) !== null) this.followHeld(record)
     await this.members.open(this.index, this.discoveryKey!, this.ownerOption, records)
     await this.index.markOpen()
   }
@@ -244,7 +244,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
 
   private unwatchStore(): void {
     this.storeReleased = true
-    for (const record of this.records.values()) this.storeWatch.remove(toHex(record.discoveryKey), this.onstorecore)
+    for (const record of this.records.values()) this.storeWatch.remove(record.discoveryKeyHex, this.onstorecore)
   }
 
   private async releaseStorage(): Promise<void> {

@@ -89,13 +89,13 @@ export class ChannelRouter {
 
   // Does another multifeed on this connection replicate this feed? Then its Hypercore channel here is
   // not ours alone to close (one channel per feed and connection, whichever group opened it).
-  static sharedWithOthers(muxer: Protomux, feed: { hex: string, discoveryKey: Buffer }, self: Routed | null, writer = false, store?: unknown): boolean {
+  static sharedWithOthers(muxer: Protomux, feed: { hex: string, discoveryKeyHex: string }, self: Routed | null, writer = false, store?: unknown): boolean {
     const router = (muxer as Protomux & { [ROUTER]?: ChannelRouter })[ROUTER]
     if (!router) return false
     // every multifeed here keeps its cores in self's Corestore, and no other multifeed of it has the feed
     // (self counted only while it has it: a removal asks after forgetting the record): not shared, without
     // asking each of (say) 1,000 groups
-    if (self !== null && router.stores.size === 1 && router.stores.has(self.storeWatch) && self.storeWatch.holders(b4a.toString(feed.discoveryKey, 'hex')) <= (self.hasFeed(feed.hex) ? 1 : 0)) return false
+    if (self !== null && router.stores.size === 1 && router.stores.has(self.storeWatch) && self.storeWatch.holders(feed.discoveryKeyHex) <= (self.hasFeed(feed.hex) ? 1 : 0)) return false
     for (const routed of router.routes.values()) if (routed !== self && routed.hasFeed(feed.hex, writer, store)) return true
     return false
   }
