@@ -205,6 +205,11 @@ export class ExchangeSet implements ExchangeHost {
     return store === undefined || store === (this.opts.base.root ?? this.opts.base)
   }
 
+  otherCopy(exchange: FeedExchange, hex: string, store: Corestore): void {
+    const record = this.records.get(hex)
+    if (record !== undefined) this.transfers.bridge(exchange, record, store)
+  }
+
   remoteCoreOpened(exchange: FeedExchange, discoveryKey: Buffer): Promise<void> | null {
     const record = this.records.withDiscoveryKey(discoveryKey)
     if (record === undefined) return null

@@ -4,6 +4,7 @@ import c from 'compact-encoding'
 import b4a from 'b4a'
 import safetyCatch from 'safety-catch'
 import type Protomux from 'protomux'
+import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import * as m from './messages'
 import { capability, connectionSalt, element, elementKeyHash, elementLength, helloProof, SetDigest, ELEMENT_BYTES } from './caps'
@@ -51,6 +52,8 @@ export interface ExchangeHost {
   // the remote opened the Hypercore channel of a core with this discovery key, and no channel of ours
   // waits for it: serve it if it is one of our feeds (null: it is not)
   remoteCoreOpened(exchange: FeedExchange, discoveryKey: Buffer): Promise<void> | null
+  // another Corestore's copy of this feed is on the connection: bridge ours to it
+  otherCopy(exchange: FeedExchange, hex: string, store: Corestore): void
   exchangeUpdated(exchange: FeedExchange): void
   exchangeClosed(exchange: FeedExchange, err: MultifeedError | null): void
 }
@@ -290,6 +293,10 @@ export class FeedExchange implements Routed, Greeter {
 
   onremoteopen(): void {
     if (this.phase === 'opening' || this.dormant) this.wake()
+  }
+
+  onothercopy(hex: string, store: Corestore): void {
+    if (this.phase !== 'closed') this.host.otherCopy(this, hex, store)
   }
 
   onremotecore(discoveryKey: Buffer): Promise<void> | null {

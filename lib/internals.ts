@@ -144,6 +144,13 @@ export function hasChannel(core: Hypercore, muxer: Protomux): boolean {
   return channel !== null && !channel.closed
 }
 
+// The core object whose channel for this discovery key is open (or opening) on the connection, if any:
+// another Corestore's copy of the feed when that one opened it first.
+export function channelOwner(muxer: Protomux, discoveryKey: Buffer): unknown {
+  const channel = muxer.getLastChannel({ protocol: HYPERCORE_PROTOCOL, id: discoveryKey })
+  return channel !== null && !channel.closed ? channel.userData?.core ?? null : null
+}
+
 // The remote's side of this core on one connection, or null when it has no channel for it there.
 export function peerOn(core: Hypercore, muxer: Protomux): Hypercore.Peer | null {
   for (const peer of core.peers) if (peer.protomux === muxer) return peer

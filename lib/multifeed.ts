@@ -114,19 +114,20 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
       if (known && !this.storeReleased) this.storeWatch.add(dk, this.onstorecore)
       else this.storeWatch.remove(dk, this.onstorecore)
     })
-    this.transfers = new TransferScheduler(this, { maxDownloads: this.maxDownloads, maxUploads: this.maxDownloads, maxTotalDownloads: this.maxTotalDownloads, stallTimeout: this.stallTimeout })
+    this.transfers = new TransferScheduler(this, { maxDownloads: this.maxDownloads, maxUploads: this.maxDownloads, maxTotalDownloads: this.maxTotalDownloads, stallTimeout: this.stallTimeout }, this.store, this.storeWatch)
     // the followers report to private methods: no new public members
     this.followers = new CoreFollowers({
       closing: () => this.closing !== null,
       grown: (record, core) => this.grow(record, core),
       downloaded: (record, index, bytes, from) => {
-        const ex = this.exchanges.of(from)
+        const ex = this.exchanges.of(from) ?? this.transfers.bridges.exchangeOf(from.protomux)
         if (ex) this.transfers.downloaded(record, ex, bytes)
         if (index < record.length) this.changed(record) // a block below the length: one a reader may wait for
       },
       uploaded: (record, bytes, from) => {
         const ex = this.exchanges.of(from)
         if (ex) this.transfers.uploaded(record, ex, bytes)
+        else this.transfers.bridgeUploaded(record, from.protomux)
       },
       channelClosed: (record, peer) => {
         const ex = this.exchanges.of(peer)

@@ -7,7 +7,8 @@
 import type Protomux from 'protomux'
 import b4a from 'b4a'
 import { PROTOCOL } from './messages'
-import { catchAll, withdrawClosedOpens, HYPERCORE_PROTOCOL } from './internals'
+import type Corestore from 'corestore'
+import { catchAll, heldCore, withdrawClosedOpens, HYPERCORE_PROTOCOL } from './internals'
 import { GroupHello } from './hello'
 import type { StoreWatch } from './store-watch'
 
@@ -25,6 +26,8 @@ export interface Routed {
   // keeps it in that Corestore (so the core is the same object)
   hasFeed(hex: string, writer?: boolean, store?: unknown): boolean
   readonly storeWatch: StoreWatch // which multifeeds of its Corestore have which feed
+  // another Corestore's copy of a feed this multifeed has (hex key) is on the connection now
+  onothercopy(hex: string, store: Corestore): void
 }
 
 export class ChannelRouter {
@@ -98,6 +101,31 @@ export class ChannelRouter {
     if (self !== null && router.stores.size === 1 && router.stores.has(self.storeWatch) && self.storeWatch.holders(feed.discoveryKeyHex) <= (self.hasFeed(feed.hex) ? 1 : 0)) return false
     for (const routed of router.routes.values()) if (routed !== self && routed.hasFeed(feed.hex, writer, store)) return true
     return false
+  }
+
+  // Another Corestore of the multifeeds on this connection whose copy of the feed is on it (attached: it
+  // holds the feed's channel there, or gets it when the remote opens one), or null.
+  static otherCopy(muxer: Protomux, discoveryKeyHex: string, self: StoreWatch): Corestore | null {
+    const router = (muxer as Protomux & { [ROUTER]?: ChannelRouter })[ROUTER]
+    if (!router || router.stores.size < 2) return null
+    for (const watch of router.stores.keys()) {
+      if (watch === self) continue
+      if (heldCore(watch.corestore, discoveryKeyHex)?.replicator?.attached(muxer) === true) return watch.corestore
+    }
+    return null
+  }
+
+  // `self`'s copy of the feed is now on this connection: multifeeds of other Corestores here that have the
+  // feed are told (their copies reach the remote through a bridge to it, lib/core-bridges.ts).
+  static copyAttached(muxer: Protomux, feed: { hex: string, discoveryKeyHex: string }, self: StoreWatch): void {
+    const router = (muxer as Protomux & { [ROUTER]?: ChannelRouter })[ROUTER]
+    if (!router || router.stores.size < 2) return
+    let others = false
+    for (const watch of router.stores.keys()) if (watch !== self && watch.holders(feed.discoveryKeyHex) > 0) others = true
+    if (!others) return
+    for (const routed of router.members) {
+      if (routed.storeWatch !== self && routed.hasFeed(feed.hex)) routed.onothercopy(feed.hex, self.corestore)
+    }
   }
 
   join(routed: Routed): void {

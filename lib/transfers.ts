@@ -20,9 +20,12 @@ import type Hypercore from 'hypercore'
 import safetyCatch from 'safety-catch'
 import type { FeedExchange } from './exchange'
 import { FeedRecord, downloadLive } from './feed-record'
-import { attach, detach, closeChannel, corkForTurn, isAttached, hasChannel, peerOn, inflightOn, settledWith, soleActiveSession, HYPERCORE_PROTOCOL } from './internals'
+import { attach, detach, closeChannel, corkForTurn, isAttached, hasChannel, channelOwner, heldCore, peerOn, inflightOn, settledWith, soleActiveSession, HYPERCORE_PROTOCOL } from './internals'
 import { ChannelRouter } from './router'
 import { Position, covers } from './position'
+import { CoreBridges } from './core-bridges'
+import type { StoreWatch } from './store-watch'
+import type Corestore from 'corestore'
 
 export interface TransferHost {
   readonly closing: Promise<void> | null
@@ -73,8 +76,13 @@ export class TransferScheduler {
   private readonly lastSource = new Map<string, FeedExchange>() // feed -> connection its last block came from
   private readonly downloading = new Map<string, number>() // feed -> connections downloading it now
   private timer: ReturnType<typeof setInterval> | null = null
+  // our copies bridged to another Corestore's on a shared connection (lib/core-bridges.ts)
+  readonly bridges: CoreBridges<FeedExchange>
+  private readonly storeWatch: StoreWatch
 
-  constructor(host: TransferHost, limits: TransferLimits) {
+  constructor(host: TransferHost, limits: TransferLimits, store: Corestore, storeWatch: StoreWatch) {
+    this.bridges = new CoreBridges(store, limits.maxDownloads + limits.maxUploads)
+    this.storeWatch = storeWatch
     this.host = host
     this.limits = limits
   }
@@ -108,6 +116,7 @@ export class TransferScheduler {
       if (record) this.closeIfUnused(record)
     }
     link.feeds.clear()
+    this.bridges.closeAll(exchange)
     for (const [hex, ex] of this.lastSource) if (ex === exchange) this.lastSource.delete(hex)
     if (this.links.size === 0) this.stopTimer()
     else if (freed) this.advanceAll()
@@ -115,6 +124,7 @@ export class TransferScheduler {
 
   close(): void {
     this.stopTimer()
+    this.bridges.closeAll()
   }
 
   // Does any connection keep this feed's core open?
@@ -192,6 +202,13 @@ export class TransferScheduler {
       return
     }
     const id = record.discoveryKey
+    if (channelOwner(exchange.muxer, id) !== null) {
+      // another Corestore's copy of the feed holds its channel here (the remote's open went to it): no open
+      // of the remote's will come for ours, so it opens now and is bridged to that copy (attach)
+      link.offered.set(record.hex, Date.now())
+      this.use(record, exchange, link)
+      return
+    }
     // protomux rejects the remote's open unless our channel exists when this resolves
     exchange.muxer.pair({ protocol: HYPERCORE_PROTOCOL, id }, async () => {
       exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id })
@@ -220,7 +237,7 @@ export class TransferScheduler {
       if (!wanted()) return
     }
     if (record.core === null) link.uploading.set(record.hex, Date.now())
-    await this.attach(this.use(record, exchange, link), exchange, true).catch(safetyCatch)
+    await this.attach(record, this.use(record, exchange, link), exchange, true).catch(safetyCatch)
   }
 
   // The app waits for a block we lack (a cleared or sparse block, or one not downloaded yet): open the
@@ -238,7 +255,7 @@ export class TransferScheduler {
       // a remote on an earlier fork cannot supply our fork's blocks (it follows ours once it meets it)
       if (theirs.fork < record.fork || theirs.length <= index || link.feeds.has(record.hex)) continue
       if (ChannelRouter.sharedWithOthers(exchange.muxer, record, exchange, true)) continue
-      this.attach(core, exchange).catch(safetyCatch)
+      this.attach(record, core, exchange).catch(safetyCatch)
     }
   }
 
@@ -261,6 +278,7 @@ export class TransferScheduler {
       ex.emitRemoteFeeds(this.advance(ex, link))
     }
     this.lastSource.delete(record.hex)
+    this.bridges.close(record)
     this.advanceAll()
   }
 
@@ -301,6 +319,9 @@ export class TransferScheduler {
       const left = link.uploads.get(record.hex)
       if (left !== undefined) link.uploads.set(record.hex, left + blocks) // the remote will want these too
       ex.onposition(record.hex, record)
+      // the remote fetches the growth over the feed's channel there: if another Corestore's copy holds it,
+      // only a bridge to that copy carries the growth (a held writer opens no channel for an upload)
+      this.bridgeIfForeign(record, ex)
       // done on this connection; after the tick, so the other blocks of the batch that completed the feed
       // still report their download
       if (link.downloads.has(record.hex) && !ex.pending.has(record.hex)) setImmediate(() => this.settle(record, ex, true))
@@ -324,6 +345,16 @@ export class TransferScheduler {
     if (link === undefined || left === undefined) return
     if (left > 1 && !this.remoteHas(record, exchange)) link.uploads.set(record.hex, left - 1)
     else this.finishUpload(record, exchange, link)
+  }
+
+  // A block went over a bridge to the copy that holds the feed's channel (lib/core-bridges.ts): not to the
+  // remote yet, so nothing is counted; the upload there is alive, so its clock restarts.
+  bridgeUploaded(record: FeedRecord, muxer: unknown): void {
+    const exchange = this.bridges.exchangeOf(muxer)
+    const link = exchange === null ? undefined : this.links.get(exchange)
+    if (link === undefined) return
+    if (link.uploading.has(record.hex)) link.uploading.set(record.hex, Date.now())
+    if (link.offered.has(record.hex)) link.offered.set(record.hex, Date.now())
   }
 
   // The remote closed its channel for this feed: it fetches nothing more from us.
@@ -528,7 +559,7 @@ export class TransferScheduler {
     if (link.uploads.has(record.hex)) this.armTimer()
     const core = this.host.openCore(record)
     const opening = !core.opened
-    this.attach(core, exchange).then(() => { if (opening) this.restartClock(record.hex, link) }, safetyCatch)
+    this.attach(record, core, exchange).then(() => { if (opening) this.restartClock(record.hex, link) }, safetyCatch)
     return core
   }
 
@@ -543,17 +574,38 @@ export class TransferScheduler {
   // corestore attaches a core to every stream only when it starts downloading; one reopened while
   // corestore still held it (closed moments ago, not yet collected) would never meet this connection.
   // `repair`: our pairing for its channel id replaced the core's own, so pair the core again.
-  private async attach(core: Hypercore, exchange: FeedExchange, repair = false): Promise<void> {
+  private async attach(record: FeedRecord, core: Hypercore, exchange: FeedExchange, repair = false): Promise<void> {
     await core.ready()
     if (core.closing || exchange.closed) return
     if (isAttached(core, exchange.muxer)) {
       // attached, but the remote closed the channel (a stall or a superseded fork there): hypercore only
       // answers the remote's next open then, so open a new one ourselves
-      if (!repair && hasChannel(core, exchange.muxer)) return
+      if (!repair && hasChannel(core, exchange.muxer)) return this.bridgeIfForeign(record, exchange)
       detach(core, exchange.muxer)
     }
     attach(core, exchange.muxer)
     await exchange.muxer.stream.opened // attachTo opens the channel once the stream is open
+    if (core.closing || exchange.closed) return
+    this.bridgeIfForeign(record, exchange)
+    ChannelRouter.copyAttached(exchange.muxer, record, this.storeWatch)
+  }
+
+  // Another Corestore's copy of the feed is on this connection: ours has no channel of its own there (one
+  // per feed and connection), so it reaches the remote through that copy.
+  private bridgeIfForeign(record: FeedRecord, exchange: FeedExchange): void {
+    if (exchange.closed || this.bridges.has(record)) return
+    if (record.core !== null && peerOn(record.core, exchange.muxer) !== null) return // the channel is ours
+    const store = ChannelRouter.otherCopy(exchange.muxer, record.discoveryKeyHex, this.storeWatch)
+    if (store !== null) this.bridges.open(record, store, exchange)
+  }
+
+  // Another Corestore's copy of the feed came onto this connection (a multifeed of it attached it there).
+  bridge(exchange: FeedExchange, record: FeedRecord, store: Corestore): void {
+    if (!this.links.has(exchange) || exchange.closed || this.host.closing) return
+    // our copy holds the channel here: the other copy bridges itself to ours (bridgeIfForeign)
+    const owner = channelOwner(exchange.muxer, record.discoveryKey)
+    if (owner !== null && owner === heldCore(this.storeWatch.corestore, record.discoveryKeyHex)) return
+    this.bridges.open(record, store, exchange)
   }
 
   private closeIfUnused(record: FeedRecord): void {

@@ -1,0 +1,108 @@
+// Multifeeds of two Corestores on one connection that both hold a feed: protomux carries one Hypercore
+// channel per feed there, and it serves one store's copy. The other copy reaches the remote through a
+// bridge to that copy (lib/core-bridges.ts).
+const test = require('brittle')
+const Corestore = require('corestore')
+const crypto = require('hypercore-crypto')
+const { Multifeed, pipe, until, bounded, closed } = require('./helpers')
+
+const lengthOf = (m, key) => (m.list().find((f) => f.key.equals(key)) || { length: -1 }).length
+
+// Device C writes `feeds` feeds in groups k1 and k2 (the first is F). Side A keeps group k1 (x) in storeA and
+// group k2 (y) in storeA2; side B keeps both groups (x2, y2) in storeB. `give(...to)` syncs C's feeds with the
+// given multifeeds of A or B, one pair of streams each (closed after), so each copy can be left at a
+// different length. `opts`: options of A's multifeeds.
+async function crossStoreGroups (t, { feeds = 1, opts = {} } = {}) {
+  const stores = []
+  const multifeeds = []
+  const store = async () => { const s = new Corestore(await t.tmp()); stores.push(s); return s }
+  const open = async (s, key, o = {}) => { const m = new Multifeed(s, { key, stallTimeout: 5000, ...o }); multifeeds.push(m); await m.ready(); return m }
+  t.teardown(async () => {
+    for (const m of multifeeds) await m.close()
+    for (const s of stores) await s.close()
+  })
+  const k1 = crypto.randomBytes(32)
+  const k2 = crypto.randomBytes(32)
+  const [storeA, storeA2, storeB, storeC] = [await store(), await store(), await store(), await store()]
+  const c = { [k1.toString('hex')]: await open(storeC, k1), [k2.toString('hex')]: await open(storeC, k2) }
+  const writers = []
+  for (let i = 0; i < feeds; i++) {
+    const keyPair = crypto.keyPair()
+    writers.push(await c[k1.toString('hex')].writer('w' + i, { keyPair }))
+    await c[k2.toString('hex')].writer('w' + i, { keyPair }) // one feed, in both groups
+  }
+  const x = await open(storeA, k1, opts)
+  const y = await open(storeA2, k2, opts)
+  const x2 = await open(storeB, k1)
+  const y2 = await open(storeB, k2)
+  const give = async (...to) => {
+    for (const m of to) {
+      const from = c[m.key.toString('hex')]
+      const [s1, s2] = pipe(from, m)
+      await bounded(t, until(m, ['feed', 'synced'], () => writers.every((w) => lengthOf(m, w.key) === w.length) && m.isSynced()), 'C\'s feeds to sync')
+      s1.destroy()
+      await Promise.all([closed(s1), closed(s2)]) // C's channels go with them: later blocks stay with C
+    }
+  }
+  // one connection between A and B, made by storeA; x joins it first, so its copy answers B's open of F.
+  // `appSession`: an app on side A reads F from storeA (an active session), so corestore attaches storeA's
+  // copy to the connection, and it holds F's channel from the start
+  const connect = async ({ appSession = false } = {}) => {
+    if (appSession) {
+      const session = storeA.get({ key: writers[0].key })
+      t.teardown(() => session.close(), { order: 0 })
+      await session.ready()
+    }
+    const s1 = storeA.replicate(true)
+    const s2 = storeB.replicate(false)
+    s1.pipe(s2).pipe(s1)
+    for (const m of [x, y]) m.replicate(s1)
+    for (const m of [x2, y2]) m.replicate(s2)
+  }
+  return { w: writers[0], writers, x, y, x2, y2, give, connect }
+}
+
+test('a copy whose channel another Corestore\'s copy holds uploads through a bridge to it', async (t) => {
+  const { w, x, y, x2, y2, give, connect } = await crossStoreGroups(t)
+  await w.append('one')
+  await give(x, y, x2, y2)
+  await w.append('two')
+  await give(y) // storeA2's copy is ahead of storeA's and storeB's
+  await connect({ appSession: true })
+  for (const [m, name] of [[x2, 'group k1 on B'], [y2, 'group k2 on B'], [x, 'group k1 on A (storeA)']]) {
+    await bounded(t, until(m, ['synced', 'feed', 'exchange'], () => lengthOf(m, w.key) === 2), `block 2 to reach ${name}`, 4000)
+  }
+  t.is(lengthOf(y2, w.key), 2, 'B holds the block only storeA2 had, over a channel storeA\'s copy holds')
+})
+
+test('a copy whose channel another Corestore\'s copy holds downloads through a bridge to it', async (t) => {
+  const { w, x, y, x2, y2, give, connect } = await crossStoreGroups(t)
+  await w.append('one')
+  await give(x, y, x2, y2)
+  await w.append('two')
+  await give(x2) // storeB's copy is ahead of both copies on A
+  await connect()
+  for (const [m, name] of [[x, 'group k1 on A (storeA)'], [y, 'group k2 on A (storeA2)']]) {
+    await bounded(t, until(m, ['synced', 'feed', 'exchange'], () => lengthOf(m, w.key) === 2), `block 2 to reach ${name}`, 4000)
+  }
+  t.is(lengthOf(y, w.key), 2, 'both copies on A hold the new block, though one channel carries it')
+})
+
+test('bridges on one connection stay within its windows', async (t) => {
+  const { writers, x, y, x2, y2, give, connect } = await crossStoreGroups(t, { feeds: 6, opts: { maxDownloads: 1 } })
+  for (const w of writers) await w.append('one')
+  await give(x, y, x2, y2)
+  for (const w of writers) await w.append('two')
+  await give(x2) // storeB's copies are ahead of both copies on A, feed by feed
+  let most = 0
+  for (const m of [x, y]) {
+    const open = m.transfers.bridges.open.bind(m.transfers.bridges)
+    m.transfers.bridges.open = (...args) => { open(...args); most = Math.max(most, m.transfers.bridges.size) }
+  }
+  await connect()
+  for (const [m, name] of [[x, 'group k1 on A (storeA)'], [y, 'group k2 on A (storeA2)']]) {
+    await bounded(t, until(m, ['synced', 'feed', 'exchange'], () => writers.every((w) => lengthOf(m, w.key) === 2)), `every feed's second block to reach ${name}`, 8000)
+  }
+  t.ok(most > 0, `feeds were bridged (at most ${most} at once)`)
+  t.ok(most <= 2, 'at most the download and upload windows of bridges per multifeed and connection (1 + 1)')
+})
