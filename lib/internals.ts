@@ -124,6 +124,41 @@ export function closeChannel(core: Hypercore, muxer: Protomux): void {
   if (channel !== null && !channel.closed) channel.close()
 }
 
+// hypercore upgrades a core as soon as a peer's sync shows it longer (`eagerUpgrade`), before the peer's
+// range message that follows tells which blocks it has; a block past our length then waits for that
+// upgrade to land: two round trips. With the eager upgrade off while the first peer's sync is read, the
+// request for the block carries the upgrade: one round trip. Only for a core at length 0 (a new feed). The
+// eager upgrade is back the turn after the first peer came (its sync read by then), or after a second at
+// most; if no peer is as long as the block asked (the remote's core is shorter than it advertised), the
+// upgrade hypercore skipped is made then, so what the remote holds still comes.
+interface UpgradingReplicator {
+  eagerUpgrade?: boolean
+  peers: Array<{ remoteLength: number }>
+  _addUpgradeMaybe?: () => unknown
+  updateAll?: () => void
+}
+
+export function fetchWithProof(core: Hypercore, index: number): void {
+  core.get(index, { raw: true }).catch(noop)
+  const replicator = replicatorOf(core) as unknown as UpgradingReplicator | null
+  if (replicator === null || replicator.eagerUpgrade !== true || core.length > 0 || replicator.peers.length > 0) return
+  replicator.eagerUpgrade = false
+  const restore = (): void => {
+    clearTimeout(timer)
+    core.off('peer-add', onpeer)
+    replicator.eagerUpgrade = true
+    if (replicator.peers.length > 0 && !replicator.peers.some((peer) => peer.remoteLength > index)) {
+      replicator._addUpgradeMaybe?.()
+      replicator.updateAll?.()
+    }
+  }
+  const onpeer = (): void => { setImmediate(restore) }
+  const timer = setTimeout(restore, 1000)
+  core.on('peer-add', onpeer)
+}
+
+function noop(): void {}
+
 // Is `core` (a session that is active) the only active session of its core: no app handle, no other
 // multifeed of the store keeps the core downloading?
 export function soleActiveSession(core: Hypercore): boolean {

@@ -20,7 +20,7 @@ import type Hypercore from 'hypercore'
 import safetyCatch from 'safety-catch'
 import type { FeedExchange } from './exchange'
 import { FeedRecord, downloadLive } from './feed-record'
-import { attach, detach, closeChannel, corkForTurn, isAttached, hasChannel, channelOwner, heldCore, peerOn, inflightOn, settledWith, soleActiveSession, HYPERCORE_PROTOCOL } from './internals'
+import { attach, detach, closeChannel, corkForTurn, isAttached, hasChannel, channelOwner, heldCore, peerOn, inflightOn, settledWith, soleActiveSession, fetchWithProof, HYPERCORE_PROTOCOL } from './internals'
 import { ChannelRouter } from './router'
 import { Position, covers } from './position'
 import { CoreBridges } from './core-bridges'
@@ -254,6 +254,8 @@ export class TransferScheduler {
       const theirs = exchange.remotePosition(record.hex) ?? record
       // a remote on an earlier fork cannot supply our fork's blocks (it follows ours once it meets it)
       if (theirs.fork < record.fork || theirs.length <= index || link.feeds.has(record.hex)) continue
+      // given up there (it sent nothing for stallTimeout): asked again, it would sit on this request too
+      if (link.stalled.has(record.hex)) continue
       if (ChannelRouter.sharedWithOthers(exchange.muxer, record, exchange, true)) continue
       this.attach(record, core, exchange).catch(safetyCatch)
     }
@@ -376,6 +378,7 @@ export class TransferScheduler {
     if (record.length > 0 && exchange.phase === 'live') link.growing.add(record.hex)
     const core = this.use(record, exchange, link)
     downloadLive(record)
+    fetchLast(record, exchange.pending.get(record.hex))
     return core
   }
 
@@ -690,6 +693,15 @@ export class TransferScheduler {
     }
     return false
   }
+}
+
+// Asks for the last block the remote advertised: hypercore requests a block past our length together with
+// the proof of that length (one round trip), where the live range alone first fetches the proof and then
+// the blocks (two). A new feed of one block then arrives in one round trip after its channel opens.
+function fetchLast(record: FeedRecord, target: Position | undefined): void {
+  const core = record.core
+  if (core === null || target === undefined || target.fork !== record.fork || target.length <= record.length) return
+  fetchWithProof(core, target.length - 1)
 }
 
 // Blocks of ours the remote may still need: those past its length in our fork (a remote on another fork

@@ -408,3 +408,41 @@ test('many multifeeds on one Corestore watch it once', async (t) => {
   for (const m of groups) await m.close()
   t.is(watching(), 0, 'closed multifeeds watch nothing')
 })
+
+// hypercore upgrades a new core as soon as the peer's sync shows it longer, then asks for the block: two
+// requests. The download of a new feed asks for its last block with the proof of the length: one.
+test('a new feed of one block crosses with one request: its block carries the proof of the length', async (t) => {
+  const [a, b] = await pair(t)
+  pipe(a, b)
+  await Promise.all([a.synced(), b.synced()])
+  for (let round = 0; round < 3; round++) {
+    const w = await a.writer('w' + round)
+    await w.append('one')
+    await bounded(t, until(b, ['feed', 'synced', 'exchange'], () => b.list().some((f) => f.key.equals(w.key) && f.length === 1)), 'the new feed to reach b')
+    const stats = w.core.replicator.stats
+    t.is(stats.wireRequest.rx, 1, `new feed ${round}: one request from b`)
+    t.is(stats.wireData.tx, 1, `new feed ${round}: one data message to b`)
+  }
+})
+
+// The last block asked for lies past the remote's core (it advertised more than it holds: truncated, or
+// lying): the upgrade the request would have carried is made anyway, so the blocks it holds still come.
+test('asking a block past the remote\'s length still fetches what the remote holds', async (t) => {
+  const { fetchWithProof } = require('../dist/lib/internals.js')
+  const storeW = new Corestore(await t.tmp())
+  const storeR = new Corestore(await t.tmp())
+  t.teardown(() => Promise.all([storeW.close(), storeR.close()]))
+  const w = storeW.get({ name: 'w' })
+  await w.ready()
+  await w.append(['a', 'b', 'c'])
+  const r = storeR.get({ key: w.key })
+  await r.ready()
+  r.download({ start: 0, end: -1 })
+  fetchWithProof(r, 4) // the remote advertised 5 blocks
+  const s1 = storeW.replicate(true)
+  const s2 = storeR.replicate(false)
+  s1.pipe(s2).pipe(s1)
+  t.teardown(() => s1.destroy())
+  await bounded(t, until(r, ['append', 'download'], () => r.contiguousLength === 3), 'the 3 blocks the remote holds', 3000)
+  t.is(r.contiguousLength, 3, 'every block the remote holds, though the block asked for is past them')
+})

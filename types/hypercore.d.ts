@@ -3,7 +3,7 @@ declare module 'hypercore' {
   import Protomux = require('protomux')
   namespace Hypercore {
     interface KeyPair { publicKey: Buffer, secretKey: Buffer }
-    interface GetOptions { wait?: boolean, timeout?: number, valueEncoding?: any }
+    interface GetOptions { wait?: boolean, timeout?: number, valueEncoding?: any, raw?: boolean }
     interface Range { start?: number, end?: number, linear?: boolean, blocks?: number[] }
     interface Download { done(): Promise<void>, destroy(): void, downloaded(): Promise<void> }
     interface Peer { protomux: Protomux, remotePublicKey: Buffer, remoteLength: number, remoteFork: number, remoteContiguousLength: number, remoteDownloading: boolean, remoteSynced: boolean, stream: any }
