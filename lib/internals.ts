@@ -138,10 +138,10 @@ interface UpgradingReplicator {
   updateAll?: () => void
 }
 
-export function fetchWithProof(core: Hypercore, index: number): void {
-  core.get(index, { raw: true }).catch(noop)
+export function fetchWithProof(core: Hypercore, index: number): Promise<void> {
+  const fetched = core.get(index, { raw: true }).then(noop, noop)
   const replicator = replicatorOf(core) as unknown as UpgradingReplicator | null
-  if (replicator === null || replicator.eagerUpgrade !== true || core.length > 0 || replicator.peers.length > 0) return
+  if (replicator === null || replicator.eagerUpgrade !== true || core.length > 0 || replicator.peers.length > 0) return fetched
   replicator.eagerUpgrade = false
   const restore = (): void => {
     clearTimeout(timer)
@@ -155,6 +155,7 @@ export function fetchWithProof(core: Hypercore, index: number): void {
   const onpeer = (): void => { setImmediate(restore) }
   const timer = setTimeout(restore, 1000)
   core.on('peer-add', onpeer)
+  return fetched
 }
 
 function noop(): void {}

@@ -75,6 +75,7 @@ export class TransferScheduler {
   private readonly links = new Map<FeedExchange, Link>()
   private readonly lastSource = new Map<string, FeedExchange>() // feed -> connection its last block came from
   private readonly downloading = new Map<string, number>() // feed -> connections downloading it now
+  private readonly ownFetches = new Map<string, number>() // feed -> the last block a download asked for (fetchLast)
   private timer: ReturnType<typeof setInterval> | null = null
   // our copies bridged to another Corestore's on a shared connection (lib/core-bridges.ts)
   readonly bridges: CoreBridges<FeedExchange>
@@ -248,14 +249,12 @@ export class TransferScheduler {
   // app holds it (it is waiting on it), and its channel goes when the app closes it.
   fetchBlock(record: FeedRecord, index: number): void {
     const core = record.core
-    if (core === null) return
+    if (core === null || this.ownFetches.get(record.hex) === index) return
     for (const [exchange, link] of this.links) {
       if (exchange.phase === 'opening' || exchange.phase === 'closed') continue
       const theirs = exchange.remotePosition(record.hex) ?? record
       // a remote on an earlier fork cannot supply our fork's blocks (it follows ours once it meets it)
       if (theirs.fork < record.fork || theirs.length <= index || link.feeds.has(record.hex)) continue
-      // given up there (it sent nothing for stallTimeout): asked again, it would sit on this request too
-      if (link.stalled.has(record.hex)) continue
       if (ChannelRouter.sharedWithOthers(exchange.muxer, record, exchange, true)) continue
       this.attach(record, core, exchange).catch(safetyCatch)
     }
@@ -378,8 +377,22 @@ export class TransferScheduler {
     if (record.length > 0 && exchange.phase === 'live') link.growing.add(record.hex)
     const core = this.use(record, exchange, link)
     downloadLive(record)
-    fetchLast(record, exchange.pending.get(record.hex))
+    this.fetchLast(record, exchange.pending.get(record.hex))
     return core
+  }
+
+  // Asks for the last block the remote advertised: hypercore requests a block past our length together
+  // with the proof of that length (one round trip), where the live range alone first fetches the proof and
+  // then the blocks (two). A new feed of one block then arrives in one round trip after its channel opens.
+  // That get is the download's own: it opens no channel elsewhere (fetchBlock), as an app's wait would.
+  private fetchLast(record: FeedRecord, target: Position | undefined): void {
+    const core = record.core
+    if (core === null || target === undefined || target.fork !== record.fork || target.length <= record.length) return
+    const index = target.length - 1
+    this.ownFetches.set(record.hex, index)
+    fetchWithProof(core, index).then(() => {
+      if (this.ownFetches.get(record.hex) === index) this.ownFetches.delete(record.hex)
+    })
   }
 
   // A place in this connection's window, and in the window of all connections (a feed another
@@ -693,15 +706,6 @@ export class TransferScheduler {
     }
     return false
   }
-}
-
-// Asks for the last block the remote advertised: hypercore requests a block past our length together with
-// the proof of that length (one round trip), where the live range alone first fetches the proof and then
-// the blocks (two). A new feed of one block then arrives in one round trip after its channel opens.
-function fetchLast(record: FeedRecord, target: Position | undefined): void {
-  const core = record.core
-  if (core === null || target === undefined || target.fork !== record.fork || target.length <= record.length) return
-  fetchWithProof(core, target.length - 1)
 }
 
 // Blocks of ours the remote may still need: those past its length in our fork (a remote on another fork
