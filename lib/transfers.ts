@@ -75,7 +75,7 @@ export class TransferScheduler {
   private readonly links = new Map<FeedExchange, Link>()
   private readonly lastSource = new Map<string, FeedExchange>() // feed -> connection its last block came from
   private readonly downloading = new Map<string, number>() // feed -> connections downloading it now
-  private readonly ownFetches = new Map<string, number>() // feed -> the last block a download asked for (fetchLast)
+  private readonly ownFetches = new Map<string, number>() // feed -> the block a download asked for (fetchNext)
   private timer: ReturnType<typeof setInterval> | null = null
   // our copies bridged to another Corestore's on a shared connection (lib/core-bridges.ts)
   readonly bridges: CoreBridges<FeedExchange>
@@ -377,18 +377,19 @@ export class TransferScheduler {
     if (record.length > 0 && exchange.phase === 'live') link.growing.add(record.hex)
     const core = this.use(record, exchange, link)
     downloadLive(record)
-    this.fetchLast(record, exchange.pending.get(record.hex))
+    this.fetchNext(record, exchange.pending.get(record.hex))
     return core
   }
 
-  // Asks for the last block the remote advertised: hypercore requests a block past our length together
-  // with the proof of that length (one round trip), where the live range alone first fetches the proof and
-  // then the blocks (two). A new feed of one block then arrives in one round trip after its channel opens.
+  // Asks for the first block we lack of what the remote advertised: hypercore requests a block past our
+  // length together with the proof of the remote's length (one round trip), where the live range alone
+  // first fetches the proof and then the blocks (two). A new feed of one block then arrives in one round
+  // trip after its channel opens, and the rest of a longer one follows in order (no gap before it).
   // That get is the download's own: it opens no channel elsewhere (fetchBlock), as an app's wait would.
-  private fetchLast(record: FeedRecord, target: Position | undefined): void {
+  private fetchNext(record: FeedRecord, target: Position | undefined): void {
     const core = record.core
     if (core === null || target === undefined || target.fork !== record.fork || target.length <= record.length) return
-    const index = target.length - 1
+    const index = record.length
     this.ownFetches.set(record.hex, index)
     fetchWithProof(core, index).then(() => {
       if (this.ownFetches.get(record.hex) === index) this.ownFetches.delete(record.hex)
