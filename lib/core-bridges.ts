@@ -24,7 +24,15 @@ class CoreBridge<E> {
   private readonly streams: Stream[]
 
   constructor(ourStore: Corestore, theirStore: Corestore, key: Buffer, readonly exchange: E) {
-    this.sessions = [ourStore.get({ key, active: false }), theirStore.get({ key, active: false })]
+    const mine = ourStore.get({ key, active: false })
+    let theirs: Hypercore
+    try {
+      theirs = theirStore.get({ key, active: false })
+    } catch (err) {
+      mine.close().catch(safetyCatch)
+      throw err
+    }
+    this.sessions = [mine, theirs]
     this.streams = [this.sessions[0].replicate(true, { keepAlive: false }), this.sessions[1].replicate(false, { keepAlive: false })]
     this.muxer = protocolMuxer(this.streams[0])
     this.streams[0].pipe(this.streams[1]).pipe(this.streams[0])
@@ -59,8 +67,14 @@ export class CoreBridges<E> {
       if (oldest === null) oldest = hex
       count++
     }
+    let bridge: CoreBridge<E>
+    try {
+      bridge = new CoreBridge(this.ourStore, theirStore, record.key, exchange)
+    } catch {
+      return // a store closing: no bridge (the connection's next move of the feed tries again)
+    }
     if (count >= this.perConnection && oldest !== null) this.closeHex(oldest)
-    this.bridges.set(record.hex, new CoreBridge(this.ourStore, theirStore, record.key, exchange))
+    this.bridges.set(record.hex, bridge)
   }
 
   has(record: FeedRecord): boolean {

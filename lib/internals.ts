@@ -154,6 +154,7 @@ export function fetchWithProof(core: Hypercore, index: number): Promise<void> {
   }
   const onpeer = (): void => { setImmediate(restore) }
   const timer = setTimeout(restore, 1000)
+  timer.unref?.()
   core.on('peer-add', onpeer)
   return fetched
 }

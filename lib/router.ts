@@ -108,9 +108,12 @@ export class ChannelRouter {
   static otherCopy(muxer: Protomux, discoveryKeyHex: string, self: StoreWatch): Corestore | null {
     const router = (muxer as Protomux & { [ROUTER]?: ChannelRouter })[ROUTER]
     if (!router || router.stores.size < 2) return null
+    const ours = heldCore(self.corestore, discoveryKeyHex)
     for (const watch of router.stores.keys()) {
       if (watch === self) continue
-      if (heldCore(watch.corestore, discoveryKeyHex)?.replicator?.attached(muxer) === true) return watch.corestore
+      const held = heldCore(watch.corestore, discoveryKeyHex)
+      // sessions of one Corestore share its cores: the same copy, nothing to bridge
+      if (held !== null && held !== ours && held.replicator?.attached(muxer) === true) return watch.corestore
     }
     return null
   }

@@ -106,3 +106,37 @@ test('bridges on one connection stay within its windows', async (t) => {
   t.ok(most > 0, `feeds were bridged (at most ${most} at once)`)
   t.ok(most <= 2, 'at most the download and upload windows of bridges per multifeed and connection (1 + 1)')
 })
+
+test('multifeeds on two sessions of one Corestore share its cores: nothing is bridged', async (t) => {
+  const storeA = new Corestore(await t.tmp())
+  const storeB = new Corestore(await t.tmp())
+  const sessionA = storeA.session()
+  const opened = []
+  const open = async (store, key) => { const m = new Multifeed(store, { key }); opened.push(m); await m.ready(); return m }
+  t.teardown(async () => {
+    for (const m of opened) await m.close()
+    await sessionA.close()
+    await Promise.all([storeA.close(), storeB.close()])
+  })
+  const k1 = crypto.randomBytes(32)
+  const k2 = crypto.randomBytes(32)
+  const keyPair = crypto.keyPair()
+  const [a1, a2, b1, b2] = [await open(storeA, k1), await open(sessionA, k2), await open(storeB, k1), await open(storeB, k2)]
+  const w = await a1.writer('w', { keyPair })
+  await a2.writer('w', { keyPair }) // the same feed in both groups, one core
+  let bridged = 0
+  for (const m of [a1, a2, b1, b2]) {
+    const openBridge = m.transfers.bridges.open.bind(m.transfers.bridges)
+    m.transfers.bridges.open = (...args) => { bridged++; openBridge(...args) }
+  }
+  const s1 = storeA.replicate(true)
+  const s2 = storeB.replicate(false)
+  s1.pipe(s2).pipe(s1)
+  for (const m of [a1, a2]) m.replicate(s1)
+  for (const m of [b1, b2]) m.replicate(s2)
+  for (let i = 0; i < 3; i++) {
+    await w.append('block ' + i)
+    for (const m of [b1, b2]) await bounded(t, until(m, ['synced', 'feed', 'exchange'], () => lengthOf(m, w.key) === i + 1), `block ${i} to reach B`, 4000)
+  }
+  t.is(bridged, 0, 'no bridge between two sessions of one Corestore')
+})
