@@ -95,9 +95,7 @@ export class CoreBridges<E> {
   // Every bridge made for this connection (every bridge, without one).
   closeAll(exchange?: E): void {
     for (const [hex, bridge] of [...this.bridges]) {
-      if (exchange !== undefined && bridge.exchange !== exchange) continue
-      this.bridges.delete(hex)
-      bridge.close()
+      if (exchange === undefined || bridge.exchange === exchange) this.closeHex(hex)
     }
   }
 

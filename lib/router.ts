@@ -77,6 +77,11 @@ export class ChannelRouter {
     return this.coreFallback(id)
   }
 
+  // The router of this muxer, if a multifeed made one.
+  private static existing(muxer: Protomux): ChannelRouter | undefined {
+    return (muxer as Protomux & { [ROUTER]?: ChannelRouter })[ROUTER]
+  }
+
   static from(muxer: Protomux): ChannelRouter {
     const m = muxer as Protomux & { [ROUTER]?: ChannelRouter }
     if (!m[ROUTER]) m[ROUTER] = new ChannelRouter(muxer)
@@ -93,7 +98,7 @@ export class ChannelRouter {
   // Does another multifeed on this connection replicate this feed? Then its Hypercore channel here is
   // not ours alone to close (one channel per feed and connection, whichever group opened it).
   static sharedWithOthers(muxer: Protomux, feed: { hex: string, discoveryKeyHex: string }, self: Routed | null, writer = false, store?: unknown): boolean {
-    const router = (muxer as Protomux & { [ROUTER]?: ChannelRouter })[ROUTER]
+    const router = ChannelRouter.existing(muxer)
     if (!router) return false
     // every multifeed here keeps its cores in self's Corestore, and no other multifeed of it has the feed
     // (self counted only while it has it: a removal asks after forgetting the record): not shared, without
@@ -106,7 +111,7 @@ export class ChannelRouter {
   // Another Corestore of the multifeeds on this connection whose copy of the feed is on it (attached: it
   // holds the feed's channel there, or gets it when the remote opens one), or null.
   static otherCopy(muxer: Protomux, discoveryKeyHex: string, self: StoreWatch): Corestore | null {
-    const router = (muxer as Protomux & { [ROUTER]?: ChannelRouter })[ROUTER]
+    const router = ChannelRouter.existing(muxer)
     if (!router || router.stores.size < 2) return null
     const ours = heldCore(self.corestore, discoveryKeyHex)
     for (const watch of router.stores.keys()) {
@@ -121,7 +126,7 @@ export class ChannelRouter {
   // `self`'s copy of the feed is now on this connection: multifeeds of other Corestores here that have the
   // feed are told (their copies reach the remote through a bridge to it, lib/core-bridges.ts).
   static copyAttached(muxer: Protomux, feed: { hex: string, discoveryKeyHex: string }, self: StoreWatch): void {
-    const router = (muxer as Protomux & { [ROUTER]?: ChannelRouter })[ROUTER]
+    const router = ChannelRouter.existing(muxer)
     if (!router || router.stores.size < 2) return
     let others = false
     for (const watch of router.stores.keys()) if (watch !== self && watch.holders(feed.discoveryKeyHex) > 0) others = true

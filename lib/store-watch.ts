@@ -18,12 +18,15 @@ const WATCH = Symbol('hyper-multifeed store watch')
 
 export class StoreWatch {
   private readonly store: WatchableStore
-  readonly corestore: Corestore
   private readonly listeners = new Map<string, Set<Listener>>() // by hex discovery key
 
   private constructor(store: WatchableStore) {
     this.store = store
-    this.corestore = store as unknown as Corestore
+  }
+
+  // The Corestore (session) watched.
+  get corestore(): Corestore {
+    return this.store as unknown as Corestore
   }
 
   // The one watch of this Corestore (session): kept on it while any multifeed listens.

@@ -611,9 +611,11 @@ export class TransferScheduler {
   // per feed and connection), so it reaches the remote through that copy.
   private bridgeIfForeign(record: FeedRecord, exchange: FeedExchange): void {
     if (exchange.closed || this.bridges.has(record)) return
-    if (record.core !== null && peerOn(record.core, exchange.muxer) !== null) return // the channel is ours
+    // first: with one Corestore on the connection (the common case, and every block's growth asks) it ends here
     const store = ChannelRouter.otherCopy(exchange.muxer, record.discoveryKeyHex, this.storeWatch)
-    if (store !== null) this.bridges.open(record, store, exchange)
+    if (store === null) return
+    if (record.core !== null && peerOn(record.core, exchange.muxer) !== null) return // the channel is ours
+    this.bridges.open(record, store, exchange)
   }
 
   // Another Corestore's copy of the feed came onto this connection (a multifeed of it attached it there).
