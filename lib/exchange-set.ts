@@ -183,7 +183,7 @@ export class ExchangeSet implements ExchangeHost {
     return forwardable(record) && (authority === null || authority.isAuthorized(record.hex))
   }
 
-  offer(exchange: FeedExchange, keys: Buffer[]): void {
+  offer(exchange: FeedExchange, keys: Buffer[], announced = false): void {
     const authority = this.authority
     if (authority !== null) {
       const records = authority.recordsFor(keys)
@@ -191,7 +191,7 @@ export class ExchangeSet implements ExchangeHost {
     }
     for (const key of keys) {
       const record = this.records.get(toHex(key))
-      if (record) this.transfers.serve(exchange, record)
+      if (record) this.transfers.serve(exchange, record, announced)
     }
   }
 

@@ -48,7 +48,7 @@ export interface ExchangeHost {
   hasFeed(hex: string, writer?: boolean, store?: unknown): boolean
   readonly storeWatch: StoreWatch // which multifeeds of our Corestore have which feed
   // the remote lacks these feeds or has less of them: be ready to upload
-  offer(exchange: FeedExchange, keys: Buffer[]): void
+  offer(exchange: FeedExchange, keys: Buffer[], announced?: boolean): void // `announced`: live, by us
   // the remote opened the Hypercore channel of a core with this discovery key, and no channel of ours
   // waits for it: serve it if it is one of our feeds (null: it is not)
   remoteCoreOpened(exchange: FeedExchange, discoveryKey: Buffer): Promise<void> | null
@@ -105,6 +105,7 @@ export class FeedExchange implements Routed, Greeter {
   private timer: NodeJS.Timeout | null = null
   private readonly timeout: number
   private queue: Promise<void> = Promise.resolve()
+  private unprocessed = 0 // messages queued or being processed
   private salt: Buffer | null = null
   private local: LocalEntry[] = []
   private elements: Buffer[] = [] // this.local's elements, in the same order
@@ -140,6 +141,9 @@ export class FeedExchange implements Routed, Greeter {
   // its Hypercore channel shows it holds or fetches needs no announcement. A 3.0 peer may not see such
   // blocks, so it is told of all growth.
   private remoteFollows = false
+  // its handshake says 3.2 or later: it answers the Hypercore channel of a feed we open with our
+  // announcement of it (it processes what it received before an open before it answers the open)
+  answersEarlyOpens = false
 
   // `openFirst: false`: offer our channel (and with it our discovery key) only when the remote offers its own
   constructor(host: ExchangeHost, muxer: Protomux, stream: any, owned: boolean, timeout: number, finite = false, openFirst = true) {
@@ -355,7 +359,9 @@ export class FeedExchange implements Routed, Greeter {
     }
     const ours = m.VERSION.split('.')[0]
     if (hs.version.split('.')[0] !== ours) return this.fail(VERSION_MISMATCH(m.VERSION, hs.version))
-    this.remoteFollows = Number(hs.version.split('.')[1]) >= 1
+    const minor = Number(hs.version.split('.')[1])
+    this.remoteFollows = minor >= 1
+    this.answersEarlyOpens = minor >= 2
     if (hs.client !== this.host.client) return this.fail(CLIENT_MISMATCH(this.host.client, hs.client))
     // an authorized and an open multifeed of the same key, or two owners, never mix
     const theirOwner = hs.owner ?? null
@@ -443,6 +449,7 @@ export class FeedExchange implements Routed, Greeter {
   // The timeout bounds progress, not silence: only a message that moved the exchange on (a new phase,
   // feeds we did not know, symbols, a diff) re-arms it, so a drip of empty messages cannot hold it open.
   private enqueue(fn: () => Promise<void> | void): void {
+    this.unprocessed++
     this.queue = this.queue.then(async () => {
       if (this.phase === 'closed') return
       this.processing++
@@ -454,7 +461,13 @@ export class FeedExchange implements Routed, Greeter {
       const progress = this.progressMark()
       if (progress !== this.lastProgress && this.phase !== 'live') this.arm()
       this.lastProgress = progress
-    }).catch((err) => this.fail(err))
+    }).catch((err) => this.fail(err)).finally(() => { this.unprocessed-- })
+  }
+
+  // Settles once every message received so far is processed (null: none waits). The router holds a
+  // remote's Hypercore open until then: an announcement that came before it decides how it is answered.
+  received(): Promise<void> | null {
+    return this.unprocessed > 0 ? this.queue : null
   }
 
   private progressMark(): string {
@@ -778,7 +791,7 @@ export class FeedExchange implements Routed, Greeter {
       this.send(1, m.encode(m.feeds, { last: false, entries: entries.slice(i, i + max) }))
     }
     // the remote lacks what we announced: serve it (no core of ours joins a connection by itself)
-    this.host.offer(this, entries.map((e) => e.key))
+    this.host.offer(this, entries.map((e) => e.key), true)
   }
 
   // stats.feedsDownloaded counts distinct feeds this connection brought blocks of

@@ -131,17 +131,30 @@ export function closeChannel(core: Hypercore, muxer: Protomux): void {
 // eager upgrade is back the turn after the first peer came (its sync read by then), or after a second at
 // most; if no peer is as long as the block asked (the remote's core is shorter than it advertised), the
 // upgrade hypercore skipped is made then, so what the remote holds still comes.
+// The block is asked of the replicator directly, not through get(): get() first reads storage for a block
+// the bitfield says we lack, and a peer whose sync came with its open (syncEarly) would be read before
+// the request exists; nor does the app's onwait hear of it (the download's own fetch opens no channel
+// elsewhere, lib/transfers.ts fetchBlock). The request is the session's: it ends when the session closes.
 interface UpgradingReplicator {
   eagerUpgrade?: boolean
   peers: Array<{ remoteLength: number }>
   _addUpgradeMaybe?: () => unknown
   updateAll?: () => void
+  addBlock?: (requests: unknown[], index: number, force: boolean) => { promise: Promise<unknown> }
+}
+
+interface RequestingSession {
+  activeRequests?: unknown[]
+  core: { bitfield?: { get(index: number): boolean } } | null
 }
 
 export function fetchWithProof(core: Hypercore, index: number): Promise<void> {
-  const fetched = core.get(index, { raw: true }).then(noop, noop)
+  if (!core.opened) return core.ready().then(() => fetchWithProof(core, index), noop)
   const replicator = replicatorOf(core) as unknown as UpgradingReplicator | null
-  if (replicator === null || replicator.eagerUpgrade !== true || core.length > 0 || replicator.peers.length > 0) return fetched
+  const session = core as unknown as RequestingSession
+  if (replicator === null || core.closing || typeof replicator.addBlock !== 'function' || !Array.isArray(session.activeRequests) || session.core?.bitfield?.get(index) !== false) return Promise.resolve()
+  const fetched = replicator.addBlock(session.activeRequests, index, false).promise.then(noop, noop)
+  if (replicator.eagerUpgrade !== true || core.length > 0 || replicator.peers.length > 0) return fetched
   replicator.eagerUpgrade = false
   const restore = (): void => {
     clearTimeout(timer)
@@ -186,6 +199,25 @@ export function hasChannel(core: Hypercore, muxer: Protomux): boolean {
 export function channelOwner(muxer: Protomux, discoveryKey: Buffer): unknown {
   const channel = muxer.getLastChannel({ protocol: HYPERCORE_PROTOCOL, id: discoveryKey })
   return channel !== null && !channel.closed ? channel.userData?.core ?? null : null
+}
+
+// Our channel of the core on this connection is open on our side and the remote has not answered yet:
+// tell it now what we hold (hypercore does so only once the remote's open arrives). protomux keeps these
+// messages until the remote's channel pairs with ours, so its hypercore knows our length and blocks at
+// once and asks for a block in its answer: one round trip less. hypercore says it again on the answer.
+interface EarlyPeer {
+  remoteOpened: boolean
+  sendSync(): void
+  broadcastRange(start: number, length: number, drop: boolean): void
+}
+
+export function syncEarly(core: Hypercore, muxer: Protomux): void {
+  const channel = muxer.getLastChannel({ protocol: HYPERCORE_PROTOCOL, id: core.discoveryKey })
+  if (channel === null || channel.closed || channel.userData?.core !== core.core) return
+  const peer = channel.userData as EarlyPeer
+  if (peer.remoteOpened || typeof peer.sendSync !== 'function' || typeof peer.broadcastRange !== 'function') return
+  peer.sendSync()
+  if (core.contiguousLength > 0) peer.broadcastRange(0, core.contiguousLength, false)
 }
 
 // The remote's side of this core on one connection, or null when it has no channel for it there.

@@ -21,6 +21,8 @@ export interface Routed {
   onforeign?(): void
   // the remote opened a Hypercore channel nothing of ours waits for: serve it if the feed is ours (null: not)
   onremotecore(discoveryKey: Buffer): Promise<void> | null
+  // settles once the messages the remote sent before now are processed (null: none waits)
+  received(): Promise<void> | null
   readonly owned: boolean // the stream is the multifeed's own (replicate(bool)): nothing else rides it
   // this multifeed has a record of the feed (hex key); `writer`: as one of its own writers; `store`: and
   // keeps it in that Corestore (so the core is the same object)
@@ -67,6 +69,14 @@ export class ChannelRouter {
   private async oncoreopen(id: Buffer | null): Promise<unknown> {
     await this.allReady()
     if (!id) return
+    // what the remote said before this open is heard first: it may have just announced the feed, and
+    // opened its channel with the announcement (3.2); each wait is for messages already received
+    const before: Array<Promise<void>> = []
+    for (const routed of this.members) {
+      const p = routed.received()
+      if (p !== null) before.push(p)
+    }
+    if (before.length > 0) await Promise.all(before)
     let owned = false
     for (const routed of this.members) {
       const serving = routed.onremotecore(id)

@@ -20,7 +20,7 @@ import type Hypercore from 'hypercore'
 import safetyCatch from 'safety-catch'
 import type { FeedExchange } from './exchange'
 import { FeedRecord, downloadLive } from './feed-record'
-import { attach, detach, closeChannel, corkForTurn, isAttached, hasChannel, channelOwner, heldCore, peerOn, inflightOn, settledWith, soleActiveSession, fetchWithProof, HYPERCORE_PROTOCOL } from './internals'
+import { attach, detach, closeChannel, corkForTurn, isAttached, hasChannel, channelOwner, heldCore, peerOn, inflightOn, settledWith, soleActiveSession, fetchWithProof, syncEarly, HYPERCORE_PROTOCOL } from './internals'
 import { ChannelRouter } from './router'
 import { Position, covers } from './position'
 import { CoreBridges } from './core-bridges'
@@ -54,6 +54,7 @@ export class Link {
   readonly uploadWaiters: Array<() => void> = [] // remote opens waiting for an upload place
   readonly growing = new Set<string>() // downloads of live growth of a feed we had: they linger when done
   readonly lingering = new Map<string, ReturnType<typeof setTimeout>>() // done, kept open a while -> its timer
+  readonly attaching = new Map<string, Promise<void>>() // cores being attached here: settled once the channel is open
 }
 
 // A download of live growth keeps its core open this long after it settled, and again after each block
@@ -75,7 +76,6 @@ export class TransferScheduler {
   private readonly links = new Map<FeedExchange, Link>()
   private readonly lastSource = new Map<string, FeedExchange>() // feed -> connection its last block came from
   private readonly downloading = new Map<string, number>() // feed -> connections downloading it now
-  private readonly ownFetches = new Map<string, number>() // feed -> the block a download asked for (fetchNext)
   private timer: ReturnType<typeof setInterval> | null = null
   // our copies bridged to another Corestore's on a shared connection (lib/core-bridges.ts)
   readonly bridges: CoreBridges<FeedExchange>
@@ -177,23 +177,32 @@ export class TransferScheduler {
   // The remote is behind on this feed: keep the core open until it has been sent what it lacks. A core
   // not open yet opens when the remote opens its channel for it (protomux prefers a pairing by id over
   // corestore's catch-all), so an uploader holds only what the remote is fetching.
-  serve(exchange: FeedExchange, record: FeedRecord): void {
+  // `announced`: we just announced the position to the remote (live), not answered its list.
+  serve(exchange: FeedExchange, record: FeedRecord, announced = false): void {
     const link = this.links.get(exchange)
     if (!link) return
     const theirs = exchange.remotePosition(record.hex)
     if (theirs !== undefined && covers(theirs, record)) return
+    if (record.length === 0) return // nothing to send yet (a new writer): its first block is announced again
     // already owed: the count is going down as blocks go out (growth adds to it in grown())
     if (link.uploads.has(record.hex)) return
     link.uploads.set(record.hex, owed(record, theirs))
     if (link.feeds.has(record.hex)) return
     if (record.core !== null) {
       // already open: given up like any upload the remote fetches nothing from (it may have declined the
-      // feed). The remote opens the channel of a feed it downloads (within its own window), and our router
-      // answers that open (remoteOpened); opening ours first would cost an open the remote mostly rejects
-      // (it has not recorded the feed yet) and a second open to answer its own.
+      // feed). Toward a 3.2 peer, growth we announce opens its channel with the announcement: the remote
+      // answers that open once it processed the announcement and downloads the feed (one round trip less
+      // than waiting for its open), and rejects it otherwise. Toward an older peer, and for the lists of
+      // an exchange, the remote opens the channel of a feed it downloads (within its own window) and our
+      // router answers it (remoteOpened): an open of ours would only be rejected (it has not recorded the
+      // feed yet).
       if (hasChannel(record.core, exchange.muxer)) {
         link.offered.set(record.hex, Date.now())
         this.use(record, exchange, link)
+      } else if (announced && exchange.answersEarlyOpens && record.length > 0 && this.uploadPlaces(link) > 0) {
+        link.offered.set(record.hex, Date.now())
+        const core = this.use(record, exchange, link)
+        link.attaching.get(record.hex)?.then(() => syncEarly(core, exchange.muxer))
       } else if (this.uploadPlaces(link) > 0) {
         link.offered.set(record.hex, Date.now())
         link.feeds.add(record.hex) // kept open for the remote's open while offered
@@ -223,6 +232,12 @@ export class TransferScheduler {
   async remoteOpened(exchange: FeedExchange, record: FeedRecord): Promise<void> {
     const link = this.links.get(exchange)
     if (!link || exchange.closed || this.host.closing) return
+    // we download the feed here: the channel our download is opening answers the remote's (an uploader
+    // opens its channel with its announcement, 3.2); one queued for a window place is rejected for now
+    // (ours opens when its turn comes, and the remote's core answers it)
+    const attaching = link.attaching.get(record.hex)
+    if (attaching !== undefined) return attaching
+    if (link.queued.has(record.hex)) return
     if (!link.uploads.has(record.hex)) link.uploads.set(record.hex, Math.max(1, owed(record, exchange.remotePosition(record.hex))))
     if (record.core !== null) link.offered.set(record.hex, Date.now()) // open already: outside the window
     await this.openForRemote(record, exchange, link)
@@ -249,7 +264,7 @@ export class TransferScheduler {
   // app holds it (it is waiting on it), and its channel goes when the app closes it.
   fetchBlock(record: FeedRecord, index: number): void {
     const core = record.core
-    if (core === null || this.ownFetches.get(record.hex) === index) return
+    if (core === null) return
     for (const [exchange, link] of this.links) {
       if (exchange.phase === 'opening' || exchange.phase === 'closed') continue
       const theirs = exchange.remotePosition(record.hex) ?? record
@@ -385,15 +400,11 @@ export class TransferScheduler {
   // length together with the proof of the remote's length (one round trip), where the live range alone
   // first fetches the proof and then the blocks (two). A new feed of one block then arrives in one round
   // trip after its channel opens, and the rest of a longer one follows in order (no gap before it).
-  // That get is the download's own: it opens no channel elsewhere (fetchBlock), as an app's wait would.
+  // That request is the download's own: it opens no channel elsewhere (fetchBlock), as an app's wait would.
   private fetchNext(record: FeedRecord, target: Position | undefined): void {
     const core = record.core
     if (core === null || target === undefined || target.fork !== record.fork || target.length <= record.length) return
-    const index = record.length
-    this.ownFetches.set(record.hex, index)
-    fetchWithProof(core, index).then(() => {
-      if (this.ownFetches.get(record.hex) === index) this.ownFetches.delete(record.hex)
-    })
+    fetchWithProof(core, record.length).catch(safetyCatch)
   }
 
   // A place in this connection's window, and in the window of all connections (a feed another
@@ -576,7 +587,10 @@ export class TransferScheduler {
     if (link.uploads.has(record.hex)) this.armTimer()
     const core = this.host.openCore(record)
     const opening = !core.opened
-    this.attach(record, core, exchange).then(() => { if (opening) this.restartClock(record.hex, link) }, safetyCatch)
+    const hex = record.hex
+    const attaching = this.attach(record, core, exchange).then(() => { if (opening) this.restartClock(hex, link) }, safetyCatch)
+    link.attaching.set(hex, attaching)
+    attaching.then(() => { if (link.attaching.get(hex) === attaching) link.attaching.delete(hex) })
     return core
   }
 

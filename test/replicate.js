@@ -425,6 +425,40 @@ test('a new feed of one block crosses with one request: its block carries the pr
   }
 })
 
+// Protocol 3.2: the writer opens the new feed's Hypercore channel with its announcement, and says what it
+// holds on it at once; the reader's router holds that open until the announcement is processed, and its
+// download's channel answers it with its sync and its request. So the reader sends one frame before the
+// block comes (its open alone, then its request once the writer answered, without this).
+test('a new feed crosses in one round trip once the reader has its core: the reader\'s answer to the writer\'s open asks for the block', async (t) => {
+  const [a, b] = await pair(t)
+  const [, s2] = pipe(a, b)
+  await Promise.all([a.synced(), b.synced()])
+  for (let round = 0; round < 3; round++) {
+    const w = await a.writer('w' + round)
+    let frames = 0
+    let before = -1
+    const count = () => { frames++ }
+    s2.on('data', count) // b's side of the wire, to a: one encrypted frame per protomux batch
+    w.once('upload', () => { before = frames })
+    await w.append('one')
+    await bounded(t, until(b, ['feed', 'synced', 'exchange'], () => b.list().some((f) => f.key.equals(w.key) && f.length === 1)), 'the new feed to reach b')
+    s2.off('data', count)
+    t.is(before, 1, `new feed ${round}: b sent one frame before the block went (open, sync and request together)`)
+  }
+})
+
+// The reader's window holds one download: the writer's early opens of the other new feeds are refused for
+// now, and each feed still comes when its turn does (the reader opens its channel then, the writer answers).
+test('new feeds announced past the reader\'s window still all arrive', async (t) => {
+  const [a, b] = await pair(t, {}, { maxDownloads: 1 })
+  pipe(a, b)
+  await Promise.all([a.synced(), b.synced()])
+  const ws = await Promise.all([0, 1, 2, 3].map((i) => a.writer('w' + i)))
+  await Promise.all(ws.map((w, i) => w.append('block of ' + i)))
+  await bounded(t, until(b, ['feed', 'synced', 'exchange'], () => ws.every((w) => b.list().some((f) => f.key.equals(w.key) && f.length === 1))), 'every new feed to reach b')
+  for (const [i, w] of ws.entries()) t.is(await b.feed(w.key).get(0), 'block of ' + i, `feed ${i}'s block at b`)
+})
+
 // The last block asked for lies past the remote's core (it advertised more than it holds: truncated, or
 // lying): the upgrade the request would have carried is made anyway, so the blocks it holds still come.
 test('asking a block past the remote\'s length still fetches what the remote holds', async (t) => {
