@@ -841,3 +841,40 @@ test('authorized: a member flooding 3,000 fresh keys and forged records: nothing
   t.is(err && err.code, 'ERR_BAD_MESSAGE', 'a forged record ends the exchange: ' + (err && err.message))
   t.is(m.size, before, 'nothing stored')
 })
+
+// Protocol 3.2: an announcer opens a feed's Hypercore channel right behind its announcement. The router
+// holds such an open until the multifeed messages that came before it are processed: the feed we then
+// download answers it over that channel; one the accept filter declined, and one never announced, are
+// refused (without the hold, all three opens were refused as unknown, and ours opened a second channel).
+test('early opens: the open behind an announcement is answered once the announcement is processed; declined and unannounced ones are refused', { timeout: 15000 }, async (t) => {
+  const key = crypto.randomBytes(32)
+  const declined = []
+  const m = await create(t, { key, accept: (info) => !declined.some((k) => b4a.equals(k, info.key)) })
+  const peer = await hostile(t, m)
+  const exchanged = once(peer.s, 'remote-feeds')
+  peer.summary([]) // both sets empty: in sync, live at once
+  await bounded(t, exchanged, 'the exchange to finish', 2000)
+  // passive: the peer's corestore attaches none of them by itself; each opens its channel when told
+  const cores = {}
+  for (const name of ['wanted', 'declined', 'unannounced']) {
+    cores[name] = peer.store.get({ name, active: false })
+    await cores[name].append('block of ' + name)
+  }
+  declined.push(cores.declined.key)
+  let rejects = 0
+  const refused = new EventEmitter()
+  const onreject = peer.muxer._onrejectsession
+  peer.muxer._onrejectsession = function (state) {
+    rejects++
+    refused.emit('reject')
+    return onreject.call(this, state)
+  }
+  peer.feeds([{ key: cores.wanted.key, length: 1 }, { key: cores.declined.key, length: 1 }])
+  for (const core of Object.values(cores)) core.core.replicator.attachTo(peer.muxer)
+  await bounded(t, until(m, ['feed', 'synced', 'exchange'], () => lengthOf(m, cores.wanted.key) === 1), 'the announced feed to arrive', 5000)
+  await bounded(t, until(refused, ['reject'], () => rejects >= 2), 'the two refusals', 3000)
+  t.is(rejects, 2, 'the declined and the unannounced feed\'s opens were refused, the wanted one\'s answered')
+  t.absent(has(m, cores.declined.key), 'the declined feed is not recorded')
+  t.absent(has(m, cores.unannounced.key), 'the unannounced feed is not recorded')
+  t.is(peer.s.errors.length, 0, 'the connection stays')
+})
