@@ -466,8 +466,10 @@ export class FeedExchange implements Routed, Greeter {
 
   // Settles once every message received so far is processed (null: none waits). The router holds a
   // remote's Hypercore open until then: an announcement that came before it decides how it is answered.
+  // Only live: before, the remote's opens answer the lists we sent, not its own (a first sync's opens do
+  // not wait for thousands of entries to be recorded).
   received(): Promise<void> | null {
-    return this.unprocessed > 0 ? this.queue : null
+    return this.phase === 'live' && this.unprocessed > 0 ? this.queue : null
   }
 
   private progressMark(): string {

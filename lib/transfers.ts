@@ -183,7 +183,7 @@ export class TransferScheduler {
     if (!link) return
     const theirs = exchange.remotePosition(record.hex)
     if (theirs !== undefined && covers(theirs, record)) return
-    if (record.length === 0) return // nothing to send yet (a new writer): its first block is announced again
+    if (record.length === 0 && record.fork === 0) return // nothing to send yet (a new writer): its first block is announced again
     // already owed: the count is going down as blocks go out (growth adds to it in grown())
     if (link.uploads.has(record.hex)) return
     link.uploads.set(record.hex, owed(record, theirs))
