@@ -50,7 +50,7 @@ const P = QUICK
       manyFeeds: 2000, // first sync of many small feeds (× 1 block)
       groups: 20, lateDelay: 8000, // groups on one connection: reconnect 3.5 s after the sync, and later (cores collected)
       groupsMany: 100, // many groups on one connection (× 5 feeds)
-      liveAppends: 100, lineNodes: 7, lineRounds: 5, // live growth; a new feed crossing a line of peers
+      liveAppends: 100, lineNodes: 7, lineRounds: 20, // live growth; a new feed crossing a line of peers
       slowReps: 1 // reps of the slowest issue 13 entries (first sync of manyFeeds, groupsMany, the late reconnect)
     }
   : {
@@ -66,7 +66,7 @@ const P = QUICK
       manyFeeds: 10000,
       groups: 200, lateDelay: 15500,
       groupsMany: 1000,
-      liveAppends: 500, lineNodes: 7, lineRounds: 10,
+      liveAppends: 500, lineNodes: 7, lineRounds: 100,
       slowReps: 1 // ~55 s (10,000 feeds, both), ~45 s (1,000 groups and its baseline), ~20 s (late reconnect) per rep
     }
 if (option('reps')) P.reps = Number(option('reps'))
