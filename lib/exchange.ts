@@ -1,5 +1,5 @@
 // The feed exchange with one peer over one protomux channel: handshake, summary, then a plain list or a
-// rateless IBLT reconciliation, then live announcements. See PROTOCOL.md.
+// rateless IBLT reconciliation (lib/sketch.ts), then live announcements. See PROTOCOL.md.
 import c from 'compact-encoding'
 import b4a from 'b4a'
 import safetyCatch from 'safety-catch'
@@ -7,8 +7,8 @@ import type Protomux from 'protomux'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import * as m from './messages'
-import { capability, connectionSalt, element, elementKeyHash, elementLength, helloProof, SetDigest, ELEMENT_BYTES } from './caps'
-import { Encoder, Decoder, codedSymbolCodec, CodedSymbol } from './riblt'
+import { capability, connectionSalt, element, helloProof, SetDigest } from './caps'
+import { Sketch, SketchHost, chooseMode, peekUint, ENTRY_BYTES } from './sketch'
 import { ChannelRouter, Routed } from './router'
 import type { StoreWatch } from './store-watch'
 import type { Greeter } from './hello'
@@ -60,27 +60,13 @@ export interface ExchangeHost {
 
 type Phase = 'opening' | 'summary' | 'list' | 'sketch' | 'live' | 'closed'
 
-// The constants of PROTOCOL.md, by the names it gives them.
-const SYMBOL_BYTES = 20 // a coded symbol on the wire: 14-byte sum, 4-byte checksum, count
-const ENTRY_BYTES = 34 // a feed entry in a list at fork 0 before 3.0 (32-byte key, length): a constant of the formulas
-const MODE_BYTES_PER_DIFFERENCE = 64 // sketch if |a - b| * 64 < (a + b) * 34: ~3.2 symbols per differing feed
-const FIRST_BATCH_PER_DIFFERENCE = 3 // the first batch: max(8, ceil(3 * |a - b|)) symbols
-const NEXT_BATCH_FRACTION = 0.25 // each `more`: max(8, ceil(0.25 * produced so far)) symbols
-const MIN_SYMBOL_BATCH = 8
-const MAX_SYMBOLS_LIST_RATIO = 2 // the initiator stops when its symbols exceed twice the lists' size
-const DIFF_ITEMS_SLACK = 4096 // `short` + `want` items in total: twice the initiator's set + 4096
-
 // The largest valid message is a `diff` with three full arrays (4096 x 41 bytes each, about 500 KB).
 const MAX_MESSAGE_BYTES = 1024 * 1024
 // Received bytes waiting to be processed: past twice a full list of maxFeeds entries, plus this slack,
 // the peer is flooding.
 const QUEUE_SLACK_BYTES = 4 * 1024 * 1024
 
-// Both sides run this on the two summaries and reach the same answer.
-export function chooseMode(a: number, b: number): 'list' | 'sketch' {
-  if (a === 0 || b === 0) return 'list'
-  return Math.abs(a - b) * MODE_BYTES_PER_DIFFERENCE < (a + b) * ENTRY_BYTES ? 'sketch' : 'list'
-}
+export { chooseMode }
 
 export class FeedExchange implements Routed, Greeter {
   readonly host: ExchangeHost
@@ -109,14 +95,9 @@ export class FeedExchange implements Routed, Greeter {
   private salt: Buffer | null = null
   private local: LocalEntry[] = []
   private elements: Buffer[] = [] // this.local's elements, in the same order
-  private byKeyHash = new Map<string, LocalEntry>() // filled only for a sketch
   private localDigest: SetDigest | null = null
   private remoteSummary: m.Summary | null = null
-  private encoder: Encoder | null = null
-  private decoder: Decoder | null = null
-  private symbolCodec = codedSymbolCodec(ELEMENT_BYTES)
-  private diffShort: m.ShortEntry[] = []
-  private diffWant: Buffer[] = []
+  private sketch: Sketch | null = null // in sketch mode, until the exchange is over
   private began: Hypercore[] = []
   private readonly announcer: LiveAnnouncer
   private readonly sentRecords = new Set<string>() // membership record ids sent on this connection
@@ -473,7 +454,7 @@ export class FeedExchange implements Routed, Greeter {
   }
 
   private progressMark(): string {
-    return `${this.phase}/${this.remote.size}/${this.decoder?.received ?? 0}/${this.encoder?.produced ?? 0}/${this.diffShort.length + this.diffWant.length}`
+    return `${this.phase}/${this.remote.size}/${this.sketch?.progress ?? ''}`
   }
 
   private send(type: number, buf: Buffer): void {
@@ -518,16 +499,16 @@ export class FeedExchange implements Routed, Greeter {
     if (chooseMode(this.local.length, s.count) === 'list') return this.startList()
     this.phase = 'sketch'
     this.mode = 'sketch'
-    for (let i = 0; i < this.local.length; i++) this.byKeyHash.set(toHex(elementKeyHash(this.elements[i])), this.local[i])
-    if (this.isInitiator) {
-      this.encoder = new Encoder({ salt: this.salt! })
-      for (const el of this.elements) this.encoder.add(el)
-      const guess = Math.ceil(FIRST_BATCH_PER_DIFFERENCE * Math.abs(this.local.length - s.count))
-      this.sendSymbols(Math.max(MIN_SYMBOL_BATCH, guess))
-    } else {
-      this.decoder = new Decoder({ salt: this.salt! })
-      for (const el of this.elements) this.decoder.add(el)
-    }
+    this.sketch = new Sketch(this.sketchHost, this.isInitiator, { local: this.local, elements: this.elements, salt: this.salt!, digest: this.localDigest! }, s)
+    this.sketch.start()
+  }
+
+  private readonly sketchHost: SketchHost = {
+    send: (type, buf) => this.send(type, buf),
+    offer: (keys) => this.host.offer(this, keys),
+    receive: (entries) => this.receive(entries),
+    sendEntries: (entries) => this.sendEntries(entries),
+    lists: () => this.startList()
   }
 
   private startList(): void {
@@ -608,119 +589,22 @@ export class FeedExchange implements Routed, Greeter {
     for (const core of began) this.began.push(core)
   }
 
-  // One batch is one message, so every message the responder cannot decode earns exactly one `more`.
-  private sendSymbols(n: number): void {
-    const batch = this.encoder!.produce(Math.min(n, m.LIMITS.maxSymbolsPerMessage))
-    this.send(2, encodeSymbols(this.symbolCodec, batch))
-  }
-
   private async onsymbols(buf: Buffer): Promise<void> {
     this.expect('sketch')
-    if (this.isInitiator || this.decoder === null) throw BAD_MESSAGE('symbols sent to the initiator')
-    const symbols = decodeSymbols(this.symbolCodec, buf)
-    if (!this.decoder.addSymbols(symbols)) {
-      const listBytes = (this.local.length + this.remoteSummary!.count) * ENTRY_BYTES
-      if (this.decoder.failed() || this.decoder.received * SYMBOL_BYTES > listBytes) return this.fallback()
-      this.send(3, m.encode(m.more, { fallback: false }))
-      return
-    }
-    if (!this.verifyDecoded()) return this.fallback()
-    await this.sendDiff()
-  }
-
-  // The decoded difference must turn our digest into the remote's; otherwise a symbol lied.
-  private verifyDecoded(): boolean {
-    const d = this.localDigest!.copy()
-    const remoteOnly = this.decoder!.remoteOnly()
-    const localOnly = this.decoder!.localOnly()
-    for (const el of localOnly) d.toggle(el)
-    for (const el of remoteOnly) d.toggle(el)
-    const count = this.local.length - localOnly.length + remoteOnly.length
-    return count === this.remoteSummary!.count && b4a.equals(d.digest, this.remoteSummary!.digest)
-  }
-
-  private fallback(): void {
-    this.send(3, m.encode(m.more, { fallback: true }))
-    this.decoder = null
-    this.startList()
-  }
-
-  private async sendDiff(): Promise<void> {
-    const remoteOnly = this.decoder!.remoteOnly()
-    const localOnly = this.decoder!.localOnly()
-    this.decoder = null
-    const remoteHashes = new Set<string>()
-    const learned: m.FeedEntry[] = []
-    const want: Buffer[] = []
-    for (const el of remoteOnly) {
-      const hash = toHex(elementKeyHash(el))
-      remoteHashes.add(hash)
-      const mine = this.byKeyHash.get(hash)
-      if (mine) learned.push({ key: mine.key, length: elementLength(el), fork: mine.fork ?? 0 }) // a key hash names a fork too
-      else want.push(b4a.from(elementKeyHash(el)) as Buffer)
-    }
-    const short: m.ShortEntry[] = []
-    const full: m.FeedEntry[] = []
-    for (const el of localOnly) {
-      const hash = toHex(elementKeyHash(el))
-      if (remoteHashes.has(hash)) short.push({ hash: b4a.from(elementKeyHash(el)) as Buffer, length: elementLength(el) })
-      else full.push(this.byKeyHash.get(hash)!)
-    }
-    this.host.offer(this, full.map((e) => e.key))
-    const max = m.LIMITS.maxEntriesPerMessage
-    const rounds = Math.max(1, Math.ceil(Math.max(short.length, full.length, want.length) / max))
-    for (let r = 0; r < rounds; r++) {
-      const at = r * max
-      this.send(4, m.encode(m.diff, {
-        last: r === rounds - 1,
-        short: short.slice(at, at + max),
-        full: full.slice(at, at + max),
-        want: want.slice(at, at + max)
-      }))
-    }
-    await this.receive(learned)
+    if (this.sketch === null) throw BAD_MESSAGE('symbols sent to the initiator')
+    await this.sketch.onsymbols(buf)
   }
 
   private async onmore(more: m.More): Promise<void> {
     this.expect('sketch')
-    if (!this.isInitiator || this.encoder === null) throw BAD_MESSAGE('more sent to the responder')
-    if (more.fallback) {
-      this.encoder = null
-      this.startList()
-      return
-    }
-    const listBytes = (this.local.length + this.remoteSummary!.count) * ENTRY_BYTES
-    if (this.encoder.produced * SYMBOL_BYTES > listBytes * MAX_SYMBOLS_LIST_RATIO) {
-      throw BAD_MESSAGE('the responder keeps asking for symbols')
-    }
-    this.sendSymbols(Math.max(MIN_SYMBOL_BATCH, Math.ceil(this.encoder.produced * NEXT_BATCH_FRACTION)))
+    if (this.sketch === null) throw BAD_MESSAGE('more sent to the responder')
+    await this.sketch.onmore(more)
   }
 
   private async ondiff(d: m.Diff): Promise<void> {
     this.expect('sketch')
-    if (!this.isInitiator || this.encoder === null) throw BAD_MESSAGE('diff sent to the responder')
-    for (const s of d.short) this.diffShort.push(s)
-    for (const w of d.want) this.diffWant.push(w)
-    if (this.diffShort.length + this.diffWant.length > this.local.length * 2 + DIFF_ITEMS_SLACK) throw BAD_MESSAGE('diff larger than our set')
-    await this.receive(d.full)
-    if (!d.last) return
-    this.encoder = null
-    const learned: m.FeedEntry[] = []
-    for (const s of this.diffShort) {
-      const mine = this.byKeyHash.get(toHex(s.hash))
-      if (mine) learned.push({ key: mine.key, length: s.length, fork: mine.fork ?? 0 })
-    }
-    const answer: LocalEntry[] = []
-    for (const w of this.diffWant) {
-      const mine = this.byKeyHash.get(toHex(w))
-      if (mine) answer.push(mine)
-    }
-    this.diffShort = []
-    this.diffWant = []
-    this.host.offer(this, answer.map((e) => e.key))
-    this.sendEntries(answer)
-    await this.receive(learned)
-    await this.finish()
+    if (this.sketch === null) throw BAD_MESSAGE('diff sent to the responder')
+    if (await this.sketch.ondiff(d)) await this.finish()
   }
 
   private async finish(): Promise<void> {
@@ -728,7 +612,8 @@ export class FeedExchange implements Routed, Greeter {
     this.arm()
     this.stats.finishedAt = Date.now()
     this.stats.inSync = this.inSync
-    this.byKeyHash = new Map()
+    this.sketch?.close()
+    this.sketch = null
     this.local = []
     this.elements = []
     const began = this.began
@@ -869,29 +754,9 @@ export class FeedExchange implements Routed, Greeter {
     this.router.leave(this)
     this.router.unwatchForeign(this)
     if (this.channel !== null) this.channel.close()
-    this.encoder = null
-    this.decoder = null
+    this.sketch?.close()
     this.host.exchangeClosed(this, err)
   }
-}
-
-function peekUint(buf: Buffer, offset: number): number {
-  try {
-    return c.uint.decode({ start: offset, end: buf.byteLength, buffer: buf })
-  } catch (err) {
-    safetyCatch(err)
-    return 0
-  }
-}
-
-function encodeSymbols(codec: c.Encoder<CodedSymbol>, symbols: CodedSymbol[]): Buffer {
-  return c.encode(c.array(codec), symbols) as Buffer
-}
-
-function decodeSymbols(codec: c.Encoder<CodedSymbol>, buf: Buffer): CodedSymbol[] {
-  const n = peekUint(buf, 0)
-  if (n > m.LIMITS.maxSymbolsPerMessage) throw BAD_MESSAGE(`${n} symbols in one message, the limit is ${m.LIMITS.maxSymbolsPerMessage}`)
-  return m.decode(c.array(codec), buf, 'symbols')
 }
 
 function positionOf(e: LocalEntry): Position {
