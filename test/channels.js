@@ -115,7 +115,8 @@ test('feeds synced from writers the remote app holds: the downloader closes thei
   t.is(b.list().filter((f) => f.length === 1).length, 40)
   const writers = a.feeds()
   await eventually(t, () => writers.every((w) => w.peers.length === 0), 'every channel of a writer of a to close')
-  t.ok(storeCores(store) <= 2 * 4, 'b holds at most two windows of cores (' + storeCores(store) + ')')
+  // the multifeed's index core is one of them
+  t.ok(storeCores(store) <= 2 * 4 + 1, 'b holds at most two windows of feed cores and its index (' + storeCores(store) + ')')
 
   // growth after the channel closed is announced, and b fetches it
   await writers[7].append('later')
