@@ -196,7 +196,10 @@ export class TransferScheduler {
       // an exchange, the remote opens the channel of a feed it downloads (within its own window) and our
       // router answers it (remoteOpened): an open of ours would only be rejected (it has not recorded the
       // feed yet).
-      if (hasChannel(record.core, exchange.muxer)) {
+      // Another Corestore's copy attached here (its app replicates that store on this connection, and its
+      // corestore attached the copy an app holds): the remote's open goes to that copy, so ours attaches now
+      // and is bridged to it (attach).
+      if (hasChannel(record.core, exchange.muxer) || ChannelRouter.otherCopy(exchange.muxer, record.discoveryKeyHex, this.storeWatch) !== null) {
         link.offered.set(record.hex, Date.now())
         this.use(record, exchange, link)
       } else if (announced && exchange.answersEarlyOpens && record.length > 0 && this.uploadPlaces(link) > 0) {

@@ -213,6 +213,22 @@ test('shared connection, cross keys: a feed of another group advertised to one m
   t.absent(conn.s.destroyed, 'the connection stays')
 })
 
+// The same, with m0's app holding its copy of m2's writer's feed: the connection is a stream of m0's whole
+// Corestore, so corestore attaches that copy (an app's session is active) and the twin's open goes to it;
+// m2's writer attaches too and is bridged to it (before, it waited for an open that never came).
+test('shared connection, cross keys: another group\'s copy of a writer\'s feed that its app holds does not cut the writer off', { timeout: 30000 }, async (t) => {
+  const { m0, twin2, w2, connect } = await crossKeys(t)
+  const first = await connect({ own: true })
+  first.advertise([{ key: w2.key, length: 1 }])
+  t.ok(await waitFor(() => lengthOf(m0, w2.key) >= 0, 5000), 'm0 recorded the key of m2\'s writer')
+  await first.destroy()
+  const held = m0.feed(w2.key)
+  await held.ready()
+  const conn = await connect()
+  t.ok(await waitFor(() => lengthOf(twin2, w2.key) === 1, 2000), `m2's twin got m2's writer over the shared connection (the twin holds ${Math.max(0, lengthOf(twin2, w2.key))} of 1)`)
+  t.absent(conn.s.destroyed, 'the connection stays')
+})
+
 for (const sc of floods.scenarios({ full: false })) {
   test('flood: ' + sc.name, { timeout: 60000 }, async (t) => {
     const guards = engine.installGuards()
