@@ -181,7 +181,18 @@ async function crossKeys (t) {
     conn.advertise = (entries) => raw.send(1, messages.encode(messages.feeds, { last: false, entries }))
     return conn
   }
-  return { m0, m2, twin2, w2, connect }
+  // on a connection of m0's alone, the member of group 0 advertises m2's writer: m0 records its key
+  const recordedByM0 = async () => {
+    const first = await connect({ own: true })
+    first.advertise([{ key: w2.key, length: 1 }])
+    t.ok(await waitFor(() => lengthOf(m0, w2.key) >= 0, 5000), 'm0 recorded the key of m2\'s writer')
+    await first.destroy()
+  }
+  const reachesTwin = async (conn) => {
+    t.ok(await waitFor(() => lengthOf(twin2, w2.key) === 1, 2000), `m2's twin got m2's writer over the shared connection (the twin holds ${Math.max(0, lengthOf(twin2, w2.key))} of 1)`)
+    t.absent(conn.s.destroyed, 'the connection stays')
+  }
+  return { m0, m2, twin2, w2, connect, recordedByM0, reachesTwin }
 }
 
 // m0.unreplicate(stream) closes every Hypercore channel whose key m0 records, the one m2's writer replicates
@@ -202,31 +213,22 @@ test('shared connection, cross keys: unreplicate(stream) of one multifeed leaves
 // m0 recorded the key of m2's writer earlier; on the shared connection the member of group 0 advertises it
 // again, longer: m0's copy takes the channel id, and m2's writer never reaches its twin on that connection.
 test('shared connection, cross keys: a feed of another group advertised to one multifeed does not cut that group\'s own feed off', { timeout: 30000 }, async (t) => {
-  const { m0, twin2, w2, connect } = await crossKeys(t)
-  const first = await connect({ own: true })
-  first.advertise([{ key: w2.key, length: 1 }])
-  t.ok(await waitFor(() => lengthOf(m0, w2.key) >= 0, 5000), 'm0 recorded the key of m2\'s writer')
-  await first.destroy()
+  const { w2, connect, recordedByM0, reachesTwin } = await crossKeys(t)
+  await recordedByM0()
   const conn = await connect()
   conn.advertise([{ key: w2.key, length: 5 }])
-  t.ok(await waitFor(() => lengthOf(twin2, w2.key) === 1, 2000), `m2's twin got m2's writer over the shared connection (the twin holds ${Math.max(0, lengthOf(twin2, w2.key))} of 1)`)
-  t.absent(conn.s.destroyed, 'the connection stays')
+  await reachesTwin(conn)
 })
 
 // The same, with m0's app holding its copy of m2's writer's feed: the connection is a stream of m0's whole
 // Corestore, so corestore attaches that copy (an app's session is active) and the twin's open goes to it;
 // m2's writer attaches too and is bridged to it (before, it waited for an open that never came).
 test('shared connection, cross keys: another group\'s copy of a writer\'s feed that its app holds does not cut the writer off', { timeout: 30000 }, async (t) => {
-  const { m0, twin2, w2, connect } = await crossKeys(t)
-  const first = await connect({ own: true })
-  first.advertise([{ key: w2.key, length: 1 }])
-  t.ok(await waitFor(() => lengthOf(m0, w2.key) >= 0, 5000), 'm0 recorded the key of m2\'s writer')
-  await first.destroy()
+  const { m0, w2, connect, recordedByM0, reachesTwin } = await crossKeys(t)
+  await recordedByM0()
   const held = m0.feed(w2.key)
   await held.ready()
-  const conn = await connect()
-  t.ok(await waitFor(() => lengthOf(twin2, w2.key) === 1, 2000), `m2's twin got m2's writer over the shared connection (the twin holds ${Math.max(0, lengthOf(twin2, w2.key))} of 1)`)
-  t.absent(conn.s.destroyed, 'the connection stays')
+  await reachesTwin(await connect())
 })
 
 for (const sc of floods.scenarios({ full: false })) {
