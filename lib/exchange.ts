@@ -8,7 +8,7 @@ import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import * as m from './messages'
 import { capability, connectionSalt, element, helloProof, SetDigest } from './caps'
-import { Sketch, SketchHost, chooseMode, peekUint, ENTRY_BYTES } from './sketch'
+import { Sketch, SketchHost, chooseMode, ENTRY_BYTES } from './sketch'
 import { ChannelRouter, Routed } from './router'
 import type { StoreWatch } from './store-watch'
 import type { Greeter } from './hello'
@@ -66,7 +66,6 @@ const MAX_MESSAGE_BYTES = 1024 * 1024
 // the peer is flooding.
 const QUEUE_SLACK_BYTES = 4 * 1024 * 1024
 
-export { chooseMode }
 
 export class FeedExchange implements Routed, Greeter {
   readonly host: ExchangeHost
@@ -392,7 +391,7 @@ export class FeedExchange implements Routed, Greeter {
         return this.enqueue(() => { throw err }) // in order: what came before it is still processed
       }
     }
-    const n = type === 1 ? peekUint(buf, 1) : diff !== null ? diff.full.length : 0
+    const n = type === 1 ? m.peekUint(buf, 1) : diff !== null ? diff.full.length : 0
     this.queuedEntries += n
     if (this.queuedEntries > 2 * this.maxEntries) return this.fail(TOO_MANY_FEEDS(this.maxEntries, this.queuedEntries))
     // and so are their bytes: a peer that keeps sending past what any honest exchange needs is cut off.
@@ -407,8 +406,8 @@ export class FeedExchange implements Routed, Greeter {
       switch (type) {
         case 0: return this.onsummary(m.decode(m.summary, buf, 'summary'))
         case 1: return this.onfeeds(m.decode(m.feeds, buf, 'feeds'))
-        case 2: return this.onsymbols(buf)
-        case 3: return this.onmore(m.decode(m.more, buf, 'more'))
+        case 2: return this.sketching().onsymbols(buf)
+        case 3: return this.sketching().onmore(m.decode(m.more, buf, 'more'))
         case 4: return this.ondiff(diff!)
         case 5: return this.ondone(m.decode(m.done, buf, 'done'))
         case 6: return this.onrecords(m.decode(m.records, buf, 'records'))
@@ -589,22 +588,14 @@ export class FeedExchange implements Routed, Greeter {
     for (const core of began) this.began.push(core)
   }
 
-  private async onsymbols(buf: Buffer): Promise<void> {
+  // The reconciliation a sketch message belongs to: there is one exactly while the phase is 'sketch'.
+  private sketching(): Sketch {
     this.expect('sketch')
-    if (this.sketch === null) throw BAD_MESSAGE('symbols sent to the initiator')
-    await this.sketch.onsymbols(buf)
-  }
-
-  private async onmore(more: m.More): Promise<void> {
-    this.expect('sketch')
-    if (this.sketch === null) throw BAD_MESSAGE('more sent to the responder')
-    await this.sketch.onmore(more)
+    return this.sketch!
   }
 
   private async ondiff(d: m.Diff): Promise<void> {
-    this.expect('sketch')
-    if (this.sketch === null) throw BAD_MESSAGE('diff sent to the responder')
-    if (await this.sketch.ondiff(d)) await this.finish()
+    if (await this.sketching().ondiff(d)) await this.finish()
   }
 
   private async finish(): Promise<void> {

@@ -334,6 +334,16 @@ export const records: Codec<Records> = {
   decode(state) { return { records: boundedArray(memberRecord, LIMITS.maxEntriesPerMessage).decode(state) } }
 }
 
+// The uint at `offset` of a message, without decoding the rest (0 if it does not decode): a count to
+// bound before the message is decoded.
+export function peekUint(buf: Uint8Array, offset: number): number {
+  try {
+    return c.uint.decode({ start: offset, end: buf.byteLength, buffer: buf })
+  } catch {
+    return 0
+  }
+}
+
 export function encode<T>(codec: Codec<T>, m: T): Buffer {
   return c.encode(codec, m) as Buffer
 }

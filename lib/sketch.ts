@@ -3,7 +3,6 @@
 // the exchange keeps the phases, the channel and what the remote told it (lib/exchange.ts).
 import c from 'compact-encoding'
 import b4a from 'b4a'
-import safetyCatch from 'safety-catch'
 import * as m from './messages'
 import { elementKeyHash, elementLength, SetDigest, ELEMENT_BYTES } from './caps'
 import { Encoder, Decoder, codedSymbolCodec, CodedSymbol } from './riblt'
@@ -208,17 +207,7 @@ function encodeSymbols(codec: c.Encoder<CodedSymbol>, symbols: CodedSymbol[]): B
 }
 
 function decodeSymbols(codec: c.Encoder<CodedSymbol>, buf: Buffer): CodedSymbol[] {
-  const n = peekUint(buf, 0)
+  const n = m.peekUint(buf, 0)
   if (n > m.LIMITS.maxSymbolsPerMessage) throw BAD_MESSAGE(`${n} symbols in one message, the limit is ${m.LIMITS.maxSymbolsPerMessage}`)
   return m.decode(c.array(codec), buf, 'symbols')
-}
-
-// The first uint of a message, without decoding the rest (0 if it does not decode).
-export function peekUint(buf: Buffer, offset: number): number {
-  try {
-    return c.uint.decode({ start: offset, end: buf.byteLength, buffer: buf })
-  } catch (err) {
-    safetyCatch(err)
-    return 0
-  }
 }

@@ -188,6 +188,15 @@ export class TransferScheduler {
     if (link.uploads.has(record.hex)) return
     link.uploads.set(record.hex, owed(record, theirs))
     if (link.feeds.has(record.hex)) return
+    // The feed's channel is open here already (ours, or another copy's: the remote's open went to it), or
+    // another Corestore's copy is attached to get it (its app replicates that store on this connection, and
+    // corestore attached the copy the app holds): no open of the remote's will come for ours, so ours
+    // attaches now, to its channel or bridged to the copy that holds it (attach).
+    if (channelOwner(exchange.muxer, record.discoveryKey) !== null || ChannelRouter.otherCopy(exchange.muxer, record.discoveryKeyHex, this.storeWatch) !== null) {
+      link.offered.set(record.hex, Date.now())
+      this.use(record, exchange, link)
+      return
+    }
     if (record.core !== null) {
       // already open: given up like any upload the remote fetches nothing from (it may have declined the
       // feed). Toward a 3.2 peer, growth we announce opens its channel with the announcement: the remote
@@ -196,13 +205,7 @@ export class TransferScheduler {
       // an exchange, the remote opens the channel of a feed it downloads (within its own window) and our
       // router answers it (remoteOpened): an open of ours would only be rejected (it has not recorded the
       // feed yet).
-      // Another Corestore's copy attached here (its app replicates that store on this connection, and its
-      // corestore attached the copy an app holds): the remote's open goes to that copy, so ours attaches now
-      // and is bridged to it (attach).
-      if (hasChannel(record.core, exchange.muxer) || ChannelRouter.otherCopy(exchange.muxer, record.discoveryKeyHex, this.storeWatch) !== null) {
-        link.offered.set(record.hex, Date.now())
-        this.use(record, exchange, link)
-      } else if (announced && exchange.answersEarlyOpens && record.length > 0 && this.uploadPlaces(link) > 0) {
+      if (announced && exchange.answersEarlyOpens && record.length > 0 && this.uploadPlaces(link) > 0) {
         link.offered.set(record.hex, Date.now())
         const core = this.use(record, exchange, link)
         link.attaching.get(record.hex)?.then(() => syncEarly(core, exchange.muxer))
@@ -215,13 +218,6 @@ export class TransferScheduler {
       return
     }
     const id = record.discoveryKey
-    if (channelOwner(exchange.muxer, id) !== null) {
-      // another Corestore's copy of the feed holds its channel here (the remote's open went to it): no open
-      // of the remote's will come for ours, so it opens now and is bridged to that copy (attach)
-      link.offered.set(record.hex, Date.now())
-      this.use(record, exchange, link)
-      return
-    }
     // protomux rejects the remote's open unless our channel exists when this resolves
     exchange.muxer.pair({ protocol: HYPERCORE_PROTOCOL, id }, async () => {
       exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id })

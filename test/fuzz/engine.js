@@ -10,7 +10,7 @@ const Hypercore = require('hypercore')
 const messages = require('../../dist/lib/messages.js')
 const riblt = require('../../dist/lib/riblt.js')
 const caps = require('../../dist/lib/caps.js')
-const exchangeLib = require('../../dist/lib/exchange.js')
+const { chooseMode } = require('../../dist/lib/sketch.js')
 const path = require('path')
 const Corestore = require('corestore')
 const NoiseSecretStream = require('@hyperswarm/secret-stream')
@@ -1466,7 +1466,7 @@ class HonestPeer {
     if (summary.count !== theirSet.size) this.violations.push(`summary count ${summary.count}, the multifeed shares ${theirSet.size}`)
     let mode
     if (summary.count === this.local.length && b4a.equals(summary.digest, this.digest.digest)) mode = 'in-sync'
-    else mode = exchangeLib.chooseMode(this.local.length, summary.count)
+    else mode = chooseMode(this.local.length, summary.count)
     this.stats.walkModes = this.stats.walkModes || {}
     this.stats.walkModes[mode + (mode === 'sketch' ? (this.isInitiator ? '-peer-encodes' : '-peer-decodes') : '')] = (this.stats.walkModes[mode + (mode === 'sketch' ? (this.isInitiator ? '-peer-encodes' : '-peer-decodes') : '')] || 0) + 1
     let done = false
