@@ -10,7 +10,7 @@ import type Hypercore from 'hypercore'
 import type Corestore from 'corestore'
 import safetyCatch from 'safety-catch'
 import type { FeedRecord } from './feed-record'
-import { protocolMuxer } from './internals'
+import { protocolMuxer, recheckUpgrades } from './internals'
 
 interface Stream {
   destroy(): void
@@ -39,6 +39,9 @@ class CoreBridge<E> {
     for (const stream of this.streams) stream.on('error', safetyCatch) // ended by close(), or a store closing
     // each copy fetches whatever the other holds, now and as either grows
     for (const session of this.sessions) session.download({ start: 0, end: -1 })
+    // the other copy serves remotes on the connection: blocks it takes from ours may let it upgrade them
+    // (ours is followed by its multifeed, lib/followers.ts)
+    theirs.on('download', (index: number, bytes: number, from: unknown) => recheckUpgrades(theirs, from))
   }
 
   close(): void {

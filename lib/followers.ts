@@ -6,6 +6,7 @@
 import type Hypercore from 'hypercore'
 import safetyCatch from 'safety-catch'
 import type { FeedRecord } from './feed-record'
+import { recheckUpgrades } from './internals'
 
 // What the followers report to their multifeed (lib/multifeed.ts).
 export interface FollowerHost {
@@ -56,6 +57,7 @@ export class CoreFollowers {
     watcher.on('append', update)
     watcher.on('truncate', update)
     watcher.on('download', (index: number, bytes: number, from: Hypercore.Peer) => {
+      recheckUpgrades(watcher, from)
       if (!following()) return
       this.host.downloaded(record, index, bytes, from)
       update()

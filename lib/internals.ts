@@ -220,6 +220,25 @@ export function syncEarly(core: Hypercore, muxer: Protomux): void {
   if (core.contiguousLength > 0) peer.broadcastRange(0, core.contiguousLength, false)
 }
 
+// hypercore works out whether it can prove an upgrade to a peer's length (from the tree nodes it stores)
+// when that peer syncs, and after data only for the peer the data came from. Blocks that arrive out of
+// order (a download fetches the newest block first, lib/transfers.ts) can bring the nodes that proof
+// needs after another peer synced: hypercore then never tells that peer it may upgrade from us (nor
+// acknowledges its length), and the peer waits until the core grows again, which on a quiet feed is never.
+// Called on each downloaded block: every other peer that is behind and not yet upgradeable is asked again
+// (a read of a few tree nodes, only while a peer is in that state).
+interface UpgradeCheckingPeer {
+  _shouldUpdateCanUpgrade?: () => boolean
+  _updateCanUpgradeAndSync?: () => Promise<void>
+}
+
+export function recheckUpgrades(core: Hypercore, from: unknown): void {
+  for (const peer of core.peers as unknown as UpgradeCheckingPeer[]) {
+    if (peer === from || typeof peer._shouldUpdateCanUpgrade !== 'function' || typeof peer._updateCanUpgradeAndSync !== 'function') continue
+    if (peer._shouldUpdateCanUpgrade()) peer._updateCanUpgradeAndSync().catch(noop)
+  }
+}
+
 // The remote's side of this core on one connection, or null when it has no channel for it there.
 export function peerOn(core: Hypercore, muxer: Protomux): Hypercore.Peer | null {
   for (const peer of core.peers) if (peer.protomux === muxer) return peer

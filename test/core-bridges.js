@@ -4,7 +4,7 @@
 const test = require('brittle')
 const Corestore = require('corestore')
 const crypto = require('hypercore-crypto')
-const { Multifeed, pipe, until, bounded, closed } = require('./helpers')
+const { Multifeed, pipe, until, bounded, closed, storeLink, relayAheadOfUpgrade } = require('./helpers')
 
 const lengthOf = (m, key) => (m.list().find((f) => f.key.equals(key)) || { length: -1 }).length
 
@@ -139,4 +139,38 @@ test('multifeeds on two sessions of one Corestore share its cores: nothing is br
     for (const m of [b1, b2]) await bounded(t, until(m, ['synced', 'feed', 'exchange'], () => lengthOf(m, w.key) === i + 1), `block ${i} to reach B`, 4000)
   }
   t.is(bridged, 0, 'no bridge between two sessions of one Corestore')
+})
+
+// The copy on the channel (here a plain Corestore's: no multifeed follows it) serves a peer c that is behind
+// it, in the state a relay that took the newest block first is left in (helpers.js relayAheadOfUpgrade):
+// hypercore decided once that the copy cannot upgrade c. The blocks that let it come over the bridge, and
+// hypercore looks again only for the bridge's peer: the bridge asks again for the copy's other peers.
+test('a copy that takes the blocks behind its newest over a bridge lets a peer behind it upgrade', async (t) => {
+  const { CoreBridges } = require('../dist/lib/core-bridges.js')
+  const stores = []
+  for (let i = 0; i < 3; i++) stores.push(new Corestore(await t.tmp()))
+  t.teardown(async () => { for (const s of stores) await s.close() }, { order: 3 })
+  const [writerStore, ours, theirs] = stores
+  const writer = writerStore.get({ name: 'w', valueEncoding: 'utf-8' })
+  t.teardown(() => writer.close(), { order: 1 })
+  for (let i = 0; i < 35; i++) await writer.append('block ' + i)
+  const copy = theirs.get({ key: writer.key })
+  t.teardown(() => copy.close(), { order: 1 })
+  let cut = storeLink(writerStore, theirs)
+  await bounded(t, copy.download({ start: 0, end: 35 }).done(), 'their copy to have 35 blocks')
+  await cut()
+
+  const { c, toWriter } = await relayAheadOfUpgrade(t, { writer, writerStore, relayStore: theirs })
+  await toWriter() // from here their copy gets blocks from ours only, over the bridge
+  const mine = ours.get({ key: writer.key })
+  t.teardown(() => mine.close(), { order: 1 })
+  cut = storeLink(writerStore, ours)
+  await bounded(t, mine.download({ start: 0, end: 39 }).done(), 'our copy to have 39 blocks')
+  await cut()
+
+  const bridges = new CoreBridges(ours, 2)
+  t.teardown(() => bridges.closeAll(), { order: 0 })
+  bridges.open({ key: writer.key, hex: writer.key.toString('hex') }, theirs, 'the connection')
+  t.is(await bounded(t, c.get(38), 'c to upgrade from their copy', 5000), 'block 38')
+  t.is(await c.get(37), 'block 37')
 })

@@ -142,4 +142,58 @@ async function twoGroupsSharingAFeed (t, opts = {}) {
   return { a1, a2, b1, b2, w, s1, s2, k1, storeB, open }
 }
 
-module.exports = { twoGroupsSharingAFeed, create, seeded, pipe, once, closed, until, bounded, boundedOrNull, rawPeer, Multifeed, messages }
+// Pipes two Corestores directly (no multifeed on the link); returns a function that cuts the link.
+function storeLink (x, y) {
+  const s1 = x.replicate(true)
+  const s2 = y.replicate(false)
+  s1.on('error', () => {})
+  s2.on('error', () => {})
+  s1.pipe(s2).pipe(s1)
+  return async () => {
+    s1.destroy()
+    await Promise.all([closed(s1), closed(s2)])
+  }
+}
+
+// A relay's copy of `writer`'s feed (35 blocks, in `relayStore`) serves a plain peer c that is behind it,
+// in the state hypercore leaves such a relay in: the writer grows to 37 and c takes those from it; the
+// writer grows to 39 and the relay takes block 38 alone (a download's first fetch is the newest block):
+// the upgrade to 39 comes with it, but not the tree node of block 36 that proves 37 grows to 39. c then
+// meets the relay, and hypercore decides, once, that the relay cannot upgrade c. Returns c, the relay's
+// session `held` (still linked to the writer) and `toWriter`, which cuts that link.
+async function relayAheadOfUpgrade (t, { writer, writerStore, relayStore }) {
+  await writer.append('block 35')
+  await writer.append('block 36')
+  const cStore = new Corestore(await t.tmp())
+  t.teardown(() => cStore.close(), { order: 2 })
+  const c = cStore.get({ key: writer.key, valueEncoding: 'utf-8' })
+  t.teardown(() => c.close(), { order: 0 })
+  const cut = storeLink(writerStore, cStore)
+  await bounded(t, c.download({ start: 0, end: 37 }).done(), 'c to have 37 blocks')
+  await cut()
+
+  await writer.append('block 37')
+  await writer.append('block 38')
+  const held = relayStore.get({ key: writer.key, valueEncoding: 'utf-8' })
+  t.teardown(() => held.close(), { order: 0 })
+  const toWriter = storeLink(writerStore, relayStore)
+  t.is(await bounded(t, held.get(38), 'the relay to take block 38'), 'block 38')
+  t.is(held.length, 39)
+  t.absent(await held.has(36), 'the relay lacks block 36 (and its tree node)')
+
+  const toC = storeLink(relayStore, cStore)
+  t.teardown(toC, { order: 0 })
+  const peerOfC = () => held.peers.find((p) => p.remoteLength === 37) || null
+  await bounded(t, poll(() => peerOfC() !== null && peerOfC().syncsProcessing === 0 && peerOfC().canUpgrade === false), 'the relay to read c\'s length')
+  return { c, held, toWriter }
+}
+
+// Resolves once fn() is truthy, checking every few ms (for state no event announces).
+function poll (fn, ms = 5) {
+  return new Promise((resolve) => {
+    const check = () => fn() ? resolve() : setTimeout(check, ms)
+    check()
+  })
+}
+
+module.exports = { relayAheadOfUpgrade, storeLink, poll, twoGroupsSharingAFeed, create, seeded, pipe, once, closed, until, bounded, boundedOrNull, rawPeer, Multifeed, messages }

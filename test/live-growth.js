@@ -2,21 +2,13 @@ const test = require('brittle')
 const b4a = require('b4a')
 const crypto = require('hypercore-crypto')
 const Corestore = require('corestore')
-const { create, pipe, bounded, until, closed, twoGroupsSharingAFeed, Multifeed } = require('./helpers.js')
+const { create, pipe, bounded, until, closed, poll, relayAheadOfUpgrade, twoGroupsSharingAFeed, Multifeed } = require('./helpers.js')
 
 const hex = (key) => b4a.toString(key, 'hex')
 
 function listed (m, key) {
   const f = m.list().find((f) => b4a.equals(f.key, key))
   return f ? f.length : 0
-}
-
-// Resolves once fn() is truthy, checking every few ms (for state no event announces).
-function poll (fn, ms = 5) {
-  return new Promise((resolve) => {
-    const check = () => fn() ? resolve() : setTimeout(check, ms)
-    check()
-  })
 }
 
 // Multifeed a, and b (same key) on a Corestore of the test's own: the test opens sessions of it too.
@@ -110,4 +102,26 @@ test('live growth: a remote with an active session that fetched nothing is told 
   t.ok(elapsed < 150, 'announced without waiting for the grace: ' + elapsed + ' ms')
   await bounded(t, poll(() => listed(b, w.key) === 2), 'b to download the block')
   t.is(await b.feed(w.key).get(1), 'two')
+})
+
+// b relays a's feed to a plain peer c that is behind it (37 of 39 blocks). b took the newest block first
+// (as a download does): the upgrade to 39 came with it, but not the tree node of block 36 that proves
+// length 37 can grow to 39. c synced then, and hypercore decided once that b cannot upgrade it; the node
+// came later with block 36 from another peer, and hypercore looks again only for that peer. c then waited
+// for b's core to grow again, on a quiet feed never. b's multifeed follows the core and asks again.
+test('live growth: a relay that took the newest block first still lets a peer behind it upgrade', async (t) => {
+  const { a, b, store } = await writerAndStoreReader(t)
+  const w = await a.writer('w')
+  for (let i = 0; i < 35; i++) await w.append('block ' + i)
+  const [s1, s2] = pipe(a, b)
+  await bounded(t, poll(() => listed(b, w.key) === 35), 'b to have 35 blocks')
+  s1.destroy()
+  await Promise.all([closed(s1), closed(s2)])
+
+  const { c, held, toWriter } = await relayAheadOfUpgrade(t, { writer: w, writerStore: a.store, relayStore: store })
+  // blocks 35..37 reach b from a; c must now be able to get them, and the upgrade, from b
+  await bounded(t, held.download({ start: 35, end: 38 }).done(), 'b to take blocks 35..37')
+  await toWriter()
+  t.is(await bounded(t, c.get(38), 'c to upgrade from b', 5000), 'block 38')
+  t.is(await c.get(37), 'block 37')
 })
