@@ -17,7 +17,7 @@ import { VERSION_MISMATCH, CLIENT_MISMATCH, OWNER_MISMATCH, KEY_MISMATCH, BAD_ME
 import { toHex } from './keys'
 import { Position, PositionMap, covers } from './position'
 import { endGracefully, hasCoreChannels } from './internals'
-import type { Link } from './transfers'
+import type { Link } from './link'
 import { ExchangeStats, newStats } from './stats'
 
 export interface LocalEntry {

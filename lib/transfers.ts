@@ -26,6 +26,7 @@ import { Position, covers } from './position'
 import { CoreBridges } from './core-bridges'
 import type { StoreWatch } from './store-watch'
 import type Corestore from 'corestore'
+import { Link, DownloadWindows } from './link'
 
 export interface TransferHost {
   readonly closing: Promise<void> | null
@@ -42,40 +43,18 @@ export interface TransferLimits {
   stallTimeout: number
 }
 
-// One connection's transfers (exchange.transfers).
-export class Link {
-  readonly downloads = new Map<string, number>() // feeds downloading now, inside the window -> when each last brought a block
-  readonly queued = new Set<string>() // feeds waiting for a window slot, in arrival order
-  readonly uploads = new Map<string, number>() // feeds the remote is behind on: blocks still to send
-  readonly feeds = new Set<string>() // cores kept open for this connection
-  readonly stalled = new Set<string>() // feeds given up on this connection (no progress)
-  readonly uploading = new Map<string, number>() // cores opened for an upload -> when the remote last fetched
-  readonly offered = new Map<string, number>() // uploads of cores already open -> last fetch (each takes an offer a place)
-  readonly uploadWaiters: Array<() => void> = [] // remote opens waiting for an upload place
-  readonly growing = new Set<string>() // downloads of live growth of a feed we had: they linger when done
-  readonly lingering = new Map<string, ReturnType<typeof setTimeout>>() // done, kept open a while -> its timer
-  readonly attaching = new Map<string, Promise<void>>() // cores being attached here: settled once the channel is open
-}
-
 // A download of live growth keeps its core open this long after it settled, and again after each block
 // that lands meanwhile: the feed is growing, so the next block comes over the open channel (the writer
 // sees us downloading and needs no announcement) instead of a channel opened and closed per block. At
 // most a window of such cores per connection.
 export const GROWTH_LINGER = 2000
 
-function dropLinger(link: Link, hex: string): void {
-  const timer = link.lingering.get(hex)
-  if (timer !== undefined) clearTimeout(timer)
-  link.lingering.delete(hex)
-  link.growing.delete(hex)
-}
-
 export class TransferScheduler {
   private readonly host: TransferHost
   private readonly limits: TransferLimits
   private readonly links = new Map<FeedExchange, Link>()
   private readonly lastSource = new Map<string, FeedExchange>() // feed -> connection its last block came from
-  private readonly downloading = new Map<string, number>() // feed -> connections downloading it now
+  private readonly windows: DownloadWindows
   private timer: ReturnType<typeof setInterval> | null = null
   // our copies bridged to another Corestore's on a shared connection (lib/core-bridges.ts)
   readonly bridges: CoreBridges<FeedExchange>
@@ -83,6 +62,7 @@ export class TransferScheduler {
 
   constructor(host: TransferHost, limits: TransferLimits, store: Corestore, storeWatch: StoreWatch) {
     this.bridges = new CoreBridges(store, limits.maxDownloads + limits.maxUploads)
+    this.windows = new DownloadWindows(limits.maxDownloads, limits.maxTotalDownloads)
     this.storeWatch = storeWatch
     this.host = host
     this.limits = limits
@@ -104,14 +84,9 @@ export class TransferScheduler {
       const record = this.host.recordOf(hex)
       if (record) this.unserve(record, exchange, link)
     }
-    link.uploads.clear()
-    link.uploading.clear()
-    for (const wake of link.uploadWaiters.splice(0)) wake() // each finds the connection closed
-    link.queued.clear()
-    for (const timer of link.lingering.values()) clearTimeout(timer)
-    link.lingering.clear()
+    link.clear()
     let freed = false
-    for (const hex of [...link.downloads.keys()]) freed = this.dropDownload(hex, link) || freed
+    for (const hex of [...link.downloads.keys()]) freed = this.windows.drop(hex, link) || freed
     for (const hex of link.feeds) {
       const record = this.host.recordOf(hex)
       if (record) this.closeIfUnused(record)
@@ -166,7 +141,7 @@ export class TransferScheduler {
       const pending = ex.pending.get(record.hex)
       if (ex === except || pending === undefined || pending.fork >= fork) continue
       link.queued.delete(record.hex)
-      freed = this.dropDownload(record.hex, link) || freed
+      freed = this.windows.drop(record.hex, link) || freed
       if (record.core !== null) this.closeChannel(record, record.core, ex)
       ex.giveUp(record.hex)
       this.settle(record, ex)
@@ -205,11 +180,11 @@ export class TransferScheduler {
       // an exchange, the remote opens the channel of a feed it downloads (within its own window) and our
       // router answers it (remoteOpened): an open of ours would only be rejected (it has not recorded the
       // feed yet).
-      if (announced && exchange.answersEarlyOpens && record.length > 0 && this.uploadPlaces(link) > 0) {
+      if (announced && exchange.answersEarlyOpens && record.length > 0 && link.uploadPlaces(this.limits.maxUploads) > 0) {
         link.offered.set(record.hex, Date.now())
         const core = this.use(record, exchange, link)
         link.attaching.get(record.hex)?.then(() => syncEarly(core, exchange.muxer))
-      } else if (this.uploadPlaces(link) > 0) {
+      } else if (link.uploadPlaces(this.limits.maxUploads) > 0) {
         link.offered.set(record.hex, Date.now())
         link.feeds.add(record.hex) // kept open for the remote's open while offered
         this.armTimer()
@@ -248,7 +223,7 @@ export class TransferScheduler {
     const wanted = (): boolean => !exchange.closed && !this.host.closing && link.uploads.has(record.hex) && this.host.recordOf(record.hex) === record
     if (!wanted()) return
     while (link.uploading.size >= this.limits.maxUploads && record.core === null) {
-      await new Promise<void>((resolve) => link.uploadWaiters.push(resolve))
+      await link.waitForUploadPlace()
       if (!wanted()) return
     }
     if (record.core === null) link.uploading.set(record.hex, Date.now())
@@ -283,11 +258,8 @@ export class TransferScheduler {
   // The feed left the multifeed: no connection moves it any more.
   removed(record: FeedRecord): void {
     for (const [ex, link] of this.links) {
-      link.feeds.delete(record.hex)
-      dropLinger(link, record.hex)
-      this.dropDownload(record.hex, link)
-      link.queued.delete(record.hex)
-      link.stalled.delete(record.hex)
+      link.forget(record.hex)
+      this.windows.drop(record.hex, link)
       this.unserve(record, ex, link)
       ex.onremoved(record.hex)
       ex.emitRemoteFeeds(this.advance(ex, link))
@@ -346,16 +318,14 @@ export class TransferScheduler {
   downloaded(record: FeedRecord, exchange: FeedExchange, bytes: number): void {
     exchange.stats.bytesDownloaded += bytes
     this.lastSource.set(record.hex, exchange)
-    const link = this.links.get(exchange)
-    if (link && link.downloads.has(record.hex)) link.downloads.set(record.hex, Date.now())
+    this.links.get(exchange)?.touchDownload(record.hex)
   }
 
   uploaded(record: FeedRecord, exchange: FeedExchange, bytes: number): void {
     exchange.stats.blocksUploaded++
     exchange.stats.bytesUploaded += bytes
     const link = this.links.get(exchange)
-    if (link && link.uploading.has(record.hex)) link.uploading.set(record.hex, Date.now())
-    if (link && link.offered.has(record.hex)) link.offered.set(record.hex, Date.now())
+    link?.touchUpload(record.hex)
     const left = link?.uploads.get(record.hex)
     if (link === undefined || left === undefined) return
     if (left > 1 && !this.remoteHas(record, exchange)) link.uploads.set(record.hex, left - 1)
@@ -366,10 +336,7 @@ export class TransferScheduler {
   // remote yet, so nothing is counted; the upload there is alive, so its clock restarts.
   bridgeUploaded(record: FeedRecord, muxer: unknown): void {
     const exchange = this.bridges.exchangeOf(muxer)
-    const link = exchange === null ? undefined : this.links.get(exchange)
-    if (link === undefined) return
-    if (link.uploading.has(record.hex)) link.uploading.set(record.hex, Date.now())
-    if (link.offered.has(record.hex)) link.offered.set(record.hex, Date.now())
+    if (exchange !== null) this.links.get(exchange)?.touchUpload(record.hex)
   }
 
   // The remote closed its channel for this feed: it fetches nothing more from us.
@@ -382,11 +349,11 @@ export class TransferScheduler {
 
   private startDownload(record: FeedRecord, exchange: FeedExchange, link: Link): Hypercore | null {
     if (link.downloads.has(record.hex) || link.queued.has(record.hex)) return null
-    if (!this.hasSlot(record, link)) {
+    if (!this.windows.hasSlot(record.hex, link)) {
       link.queued.add(record.hex)
       return null
     }
-    this.addDownload(record, link)
+    this.windows.add(record.hex, link)
     this.armTimer()
     if (record.length > 0 && exchange.phase === 'live') link.growing.add(record.hex)
     const core = this.use(record, exchange, link)
@@ -406,41 +373,17 @@ export class TransferScheduler {
     fetchWithProof(core, record.length).catch(safetyCatch)
   }
 
-  // A place in this connection's window, and in the window of all connections (a feed another
-  // connection already downloads costs no new place there).
-  private hasSlot(record: FeedRecord, link: Link): boolean {
-    if (link.downloads.size >= this.limits.maxDownloads) return false
-    return this.downloading.has(record.hex) || this.downloading.size < this.limits.maxTotalDownloads
-  }
-
-  private addDownload(record: FeedRecord, link: Link): void {
-    link.downloads.set(record.hex, Date.now())
-    this.downloading.set(record.hex, (this.downloading.get(record.hex) ?? 0) + 1)
-  }
-
-  // Returns whether a place in the window of all connections freed up.
-  private dropDownload(hex: string, link: Link): boolean {
-    if (!link.downloads.delete(hex)) return false
-    const n = (this.downloading.get(hex) ?? 1) - 1
-    if (n > 0) {
-      this.downloading.set(hex, n)
-      return false
-    }
-    this.downloading.delete(hex)
-    return true
-  }
-
   // Queued downloads that fit in the windows now; returns the cores that began.
   private advance(exchange: FeedExchange, link: Link): Hypercore[] {
     const began: Hypercore[] = []
     for (const hex of link.queued) {
-      if (link.downloads.size >= this.limits.maxDownloads || exchange.closed) break
+      if (this.windows.linkFull(link) || exchange.closed) break
       const next = this.host.recordOf(hex)
       if (!next || !exchange.pending.has(hex)) {
         link.queued.delete(hex)
         continue
       }
-      if (!this.hasSlot(next, link)) break // the window of all connections is full
+      if (!this.windows.hasSlot(hex, link)) break // the window of all connections is full
       link.queued.delete(hex)
       const core = this.startDownload(next, exchange, link)
       if (core) began.push(core)
@@ -461,7 +404,7 @@ export class TransferScheduler {
   private settle(record: FeedRecord, exchange: FeedExchange, downloaded = false): void {
     const link = this.links.get(exchange)
     if (!link || exchange.pending.has(record.hex) || link.uploads.has(record.hex)) return
-    const freed = this.dropDownload(record.hex, link)
+    const freed = this.windows.drop(record.hex, link)
     if (link.feeds.has(record.hex) && link.growing.has(record.hex)) this.linger(record, exchange, link)
     else if (link.feeds.delete(record.hex)) {
       // closing the session tells the remote we stopped downloading (a sync): one frame for all the
@@ -484,23 +427,20 @@ export class TransferScheduler {
   }
 
   private linger(record: FeedRecord, exchange: FeedExchange, link: Link): void {
-    const hex = record.hex
-    const current = link.lingering.get(hex)
-    if (current !== undefined) clearTimeout(current)
-    else if (link.lingering.size >= this.limits.maxDownloads) {
+    if (!link.lingering.has(record.hex) && link.lingering.size >= this.limits.maxDownloads) {
       const [oldest] = link.lingering.keys()
       const r = this.host.recordOf(oldest)
       if (r) this.unlinger(r, exchange, link)
-      else dropLinger(link, oldest)
+      else link.unlinger(oldest)
     }
     const timer = setTimeout(() => this.unlinger(record, exchange, link), GROWTH_LINGER)
     timer.unref?.()
-    link.lingering.set(hex, timer)
+    link.linger(record.hex, timer)
   }
 
   private unlinger(record: FeedRecord, exchange: FeedExchange, link: Link): void {
     const hex = record.hex
-    dropLinger(link, hex)
+    link.unlinger(hex)
     if (this.links.get(exchange) !== link || link.downloads.has(hex) || link.uploads.has(hex)) return
     if (link.feeds.delete(hex)) this.closeIfUnused(record)
   }
@@ -508,7 +448,7 @@ export class TransferScheduler {
   // No block of this feed came from this connection for stallTimeout: give it up here.
   private stall(record: FeedRecord, exchange: FeedExchange, link: Link): void {
     link.stalled.add(record.hex)
-    if (this.dropDownload(record.hex, link)) queueMicrotask(() => this.advanceAll())
+    if (this.windows.drop(record.hex, link)) queueMicrotask(() => this.advanceAll())
     // its channel there closes, so hypercore asks the other peers for the blocks it had asked this one
     if (record.core !== null) this.closeChannel(record, record.core, exchange)
     exchange.giveUp(record.hex)
@@ -533,8 +473,7 @@ export class TransferScheduler {
     if (source === null) return
     source.stats.blocksDownloaded += blocks
     source.countFeedDownloaded(record.hex)
-    const link = this.links.get(source)
-    if (link && link.downloads.has(record.hex)) link.downloads.set(record.hex, Date.now())
+    this.links.get(source)?.touchDownload(record.hex)
   }
 
   private isDownloading(exchange: FeedExchange, record: FeedRecord): boolean {
@@ -547,9 +486,7 @@ export class TransferScheduler {
   // Forget the upload, and our pairing that would open the core for it. Once the core is open, the
   // pairing for its id is the core's own (or ours was consumed): leave it.
   private unserve(record: FeedRecord, exchange: FeedExchange, link: Link): void {
-    this.freeUploadPlace(record.hex, link)
-    link.offered.delete(record.hex)
-    if (link.uploads.delete(record.hex) && record.core === null) exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id: record.discoveryKey })
+    if (link.endUpload(record.hex) && record.core === null) exchange.muxer.unpair({ protocol: HYPERCORE_PROTOCOL, id: record.discoveryKey })
   }
 
   // Does the remote have all we have? Its announced length, or its contiguous length as hypercore
@@ -561,21 +498,7 @@ export class TransferScheduler {
   }
 
   private finishUpload(record: FeedRecord, exchange: FeedExchange, link: Link): void {
-    this.freeUploadPlace(record.hex, link)
-    link.offered.delete(record.hex)
-    if (link.uploads.delete(record.hex)) this.settle(record, exchange)
-  }
-
-  // Cores this connection may still keep open for uploads: those opened for the remote's opens and those
-  // kept open while offered share the window (a remote slower than us would hold every core we offer).
-  private uploadPlaces(link: Link): number {
-    return this.limits.maxUploads - link.uploading.size - link.offered.size
-  }
-
-  private freeUploadPlace(hex: string, link: Link): void {
-    if (!link.uploading.delete(hex)) return
-    const next = link.uploadWaiters.shift()
-    if (next) next()
+    if (link.endUpload(record.hex)) this.settle(record, exchange)
   }
 
   // --- cores ---
@@ -588,8 +511,7 @@ export class TransferScheduler {
     const opening = !core.opened
     const hex = record.hex
     const attaching = this.attach(record, core, exchange).then(() => { if (opening) this.restartClock(hex, link) }, safetyCatch)
-    link.attaching.set(hex, attaching)
-    attaching.then(() => { if (link.attaching.get(hex) === attaching) link.attaching.delete(hex) })
+    link.trackAttaching(hex, attaching)
     return core
   }
 
@@ -597,7 +519,7 @@ export class TransferScheduler {
   // (opening took seconds when thousands of new cores of one Corestore open together).
   private restartClock(hex: string, link: Link): void {
     const now = Date.now()
-    if (link.downloads.has(hex)) link.downloads.set(hex, now)
+    link.touchDownload(hex, now)
     if (link.uploading.has(hex)) link.uploading.set(hex, now)
   }
 
@@ -682,7 +604,7 @@ export class TransferScheduler {
       const asked = record.core === null ? [] : list.filter(([ex]) => inflightOn(record.core!, ex.muxer) > 0)
       const give = asked.length > 0 ? asked : list
       for (const [ex, link] of give) this.stall(record, ex, link)
-      for (const [, link] of this.links) if (link.downloads.has(hex)) link.downloads.set(hex, now)
+      for (const link of this.links.values()) link.touchDownload(hex, now)
     }
     for (const [ex, link] of [...this.links]) {
       for (const hex of [...link.uploads.keys()]) {
