@@ -5,7 +5,8 @@
 // copies to each other in this process, live and both ways, so the copy on the channel carries the other's
 // blocks to the remote and the remote's blocks to it: the two Corestores act as one on that connection.
 // Its sessions are passive (corestore attaches neither copy to other connections for it). A bridge lasts
-// while the connection it was made for does; blocks over it count for that connection.
+// while a connection it serves does (one bridge per feed serves each connection where that copy holds the
+// channel); blocks over it count for the first of those.
 import type Hypercore from 'hypercore'
 import type Corestore from 'corestore'
 import safetyCatch from 'safety-catch'
@@ -20,10 +21,12 @@ interface Stream {
 
 class CoreBridge<E> {
   readonly muxer: unknown // our end: a peer on it is the other copy
+  readonly exchanges = new Set<E>() // the connections it serves, the first first
   private readonly sessions: Hypercore[]
   private readonly streams: Stream[]
 
-  constructor(ourStore: Corestore, theirStore: Corestore, key: Buffer, readonly exchange: E) {
+  constructor(ourStore: Corestore, theirStore: Corestore, key: Buffer, exchange: E) {
+    this.exchanges.add(exchange)
     const mine = ourStore.get({ key, active: false })
     let theirs: Hypercore
     try {
@@ -54,21 +57,30 @@ export class CoreBridges<E> {
   private readonly bridges = new Map<string, CoreBridge<E>>() // feed (hex key) -> its bridge
 
   // `perConnection`: at most this many bridges for one connection (its download and upload windows); past
-  // it the oldest closes (one still needed opens again when its feed next moves). A peer that makes another
-  // group's Corestore attach our feeds one after another cannot pile up bridges.
-  constructor(private readonly ourStore: Corestore, private readonly perConnection: number) {}
+  // it the oldest that carries no transfer of that connection closes (`busy` says which do; one still
+  // needed opens again when its feed next moves). A peer that makes another group's Corestore attach our
+  // feeds one after another cannot pile up bridges, nor close the one a download goes over.
+  constructor(private readonly ourStore: Corestore, private readonly perConnection: number, private readonly busy: (hex: string, exchange: E) => boolean = () => false) {}
 
   // Bridges our copy of the feed to the one in `theirStore`, for `exchange`'s connection. One bridge per
   // feed: once ours is bridged to another copy, a second connection where that copy holds the channel is
-  // served the same way.
+  // served by the same bridge.
   open(record: FeedRecord, theirStore: Corestore, exchange: E): void {
-    if (this.bridges.has(record.hex)) return
+    const existing = this.bridges.get(record.hex)
+    if (existing !== undefined) {
+      existing.exchanges.add(exchange)
+      return
+    }
     let count = 0
-    let oldest: string | null = null
+    let oldest: string | null = null // the oldest idle one, or else the oldest (the windows bound the busy ones)
+    let oldestBusy = true
     for (const [hex, bridge] of this.bridges) {
-      if (bridge.exchange !== exchange) continue
-      if (oldest === null) oldest = hex
+      if (!bridge.exchanges.has(exchange)) continue
       count++
+      if (oldestBusy && !this.busy(hex, exchange)) {
+        oldest = hex
+        oldestBusy = false
+      } else if (oldest === null) oldest = hex
     }
     let bridge: CoreBridge<E>
     try {
@@ -76,12 +88,17 @@ export class CoreBridges<E> {
     } catch {
       return // a store closing: no bridge (the connection's next move of the feed tries again)
     }
-    if (count >= this.perConnection && oldest !== null) this.closeHex(oldest)
+    if (count >= this.perConnection && oldest !== null) this.leave(oldest, exchange)
     this.bridges.set(record.hex, bridge)
   }
 
   has(record: FeedRecord): boolean {
     return this.bridges.has(record.hex)
+  }
+
+  // Does a bridge of the feed serve this connection?
+  serves(record: FeedRecord, exchange: E): boolean {
+    return this.bridges.get(record.hex)?.exchanges.has(exchange) ?? false
   }
 
   close(record: FeedRecord): void {
@@ -95,16 +112,28 @@ export class CoreBridges<E> {
     bridge.close()
   }
 
-  // Every bridge made for this connection (every bridge, without one).
+  // The bridge stops serving this connection, and closes if it serves no other.
+  private leave(hex: string, exchange: E): void {
+    const bridge = this.bridges.get(hex)
+    if (bridge === undefined) return
+    bridge.exchanges.delete(exchange)
+    if (bridge.exchanges.size === 0) this.closeHex(hex)
+  }
+
+  // The connection closed: its bridges stop serving it (every bridge closes, without one).
   closeAll(exchange?: E): void {
     for (const [hex, bridge] of [...this.bridges]) {
-      if (exchange === undefined || bridge.exchange === exchange) this.closeHex(hex)
+      if (exchange === undefined) this.closeHex(hex)
+      else if (bridge.exchanges.has(exchange)) this.leave(hex, exchange)
     }
   }
 
-  // The connection a peer on one of our bridges stands for, or null if the peer is not on one.
+  // The connection a peer on one of our bridges stands for (the first it serves), or null if the peer is
+  // not on one.
   exchangeOf(muxer: unknown): E | null {
-    for (const bridge of this.bridges.values()) if (bridge.muxer === muxer) return bridge.exchange
+    for (const bridge of this.bridges.values()) {
+      if (bridge.muxer === muxer) for (const exchange of bridge.exchanges) return exchange
+    }
     return null
   }
 

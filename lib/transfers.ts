@@ -61,7 +61,11 @@ export class TransferScheduler {
   private readonly storeWatch: StoreWatch
 
   constructor(host: TransferHost, limits: TransferLimits, store: Corestore, storeWatch: StoreWatch) {
-    this.bridges = new CoreBridges(store, limits.maxDownloads + limits.maxUploads)
+    // a bridge carries a transfer of its connection while the feed downloads or uploads there
+    this.bridges = new CoreBridges(store, limits.maxDownloads + limits.maxUploads, (hex, exchange) => {
+      const link = this.links.get(exchange)
+      return link !== undefined && (link.downloads.has(hex) || link.uploading.has(hex) || link.offered.has(hex))
+    })
     this.windows = new DownloadWindows(limits.maxDownloads, limits.maxTotalDownloads)
     this.storeWatch = storeWatch
     this.host = host
@@ -545,7 +549,7 @@ export class TransferScheduler {
   // Another Corestore's copy of the feed is on this connection: ours has no channel of its own there (one
   // per feed and connection), so it reaches the remote through that copy.
   private bridgeIfForeign(record: FeedRecord, exchange: FeedExchange): void {
-    if (exchange.closed || this.bridges.has(record)) return
+    if (exchange.closed || this.bridges.serves(record, exchange)) return
     // first: with one Corestore on the connection (the common case, and every block's growth asks) it ends here
     const store = ChannelRouter.otherCopy(exchange.muxer, record.discoveryKeyHex, this.storeWatch)
     if (store === null) return

@@ -174,3 +174,61 @@ test('a copy that takes the blocks behind its newest over a bridge lets a peer b
   t.is(await bounded(t, c.get(38), 'c to upgrade from their copy', 5000), 'block 38')
   t.is(await c.get(37), 'block 37')
 })
+
+// Past its cap a connection's oldest bridge closes, but not one that carries a transfer of that connection:
+// a member of another group who makes that group's Corestore attach our feeds one after another (each
+// asks for a bridge) must not close the bridge a download goes over.
+test('a connection past its cap of bridges closes an idle one, not the one a transfer goes over', async (t) => {
+  const { CoreBridges } = require('../dist/lib/core-bridges.js')
+  const ours = new Corestore(await t.tmp())
+  const theirs = new Corestore(await t.tmp())
+  t.teardown(async () => { await ours.close(); await theirs.close() }, { order: 3 })
+  const records = []
+  for (let i = 0; i < 4; i++) {
+    const core = ours.get({ name: 'f' + i })
+    await core.ready()
+    t.teardown(() => core.close(), { order: 1 })
+    records.push({ key: core.key, hex: core.key.toString('hex') })
+  }
+  const [carrying, idle, next, last] = records
+  const busy = new Set([carrying.hex])
+  const bridges = new CoreBridges(ours, 2, (hex, exchange) => exchange === 'conn' && busy.has(hex))
+  t.teardown(() => bridges.closeAll(), { order: 0 })
+  bridges.open(carrying, theirs, 'conn')
+  bridges.open(idle, theirs, 'conn')
+  bridges.open(next, theirs, 'conn')
+  t.ok(bridges.has(carrying), 'the bridge a download goes over stays')
+  t.absent(bridges.has(idle), 'the oldest idle bridge closed instead')
+  t.ok(bridges.has(next))
+  busy.add(next.hex)
+  bridges.open(last, theirs, 'conn') // every bridge of the connection busy: the oldest closes (the cap holds)
+  t.is([carrying, idle, next, last].filter((r) => bridges.has(r)).length, 2, 'never more than the cap')
+  t.absent(bridges.has(carrying))
+})
+
+// One bridge per feed serves every connection where the other copy holds the feed's channel: it closes
+// with the last of them, not with the first (the others' transfers over it would stall until the feed
+// next moved), and its blocks count for a connection it still serves.
+test('a bridge that serves two connections stays until both closed', async (t) => {
+  const { CoreBridges } = require('../dist/lib/core-bridges.js')
+  const ours = new Corestore(await t.tmp())
+  const theirs = new Corestore(await t.tmp())
+  t.teardown(async () => { await ours.close(); await theirs.close() }, { order: 3 })
+  const core = ours.get({ name: 'f' })
+  await core.ready()
+  t.teardown(() => core.close(), { order: 1 })
+  const record = { key: core.key, hex: core.key.toString('hex') }
+  const bridges = new CoreBridges(ours, 2)
+  t.teardown(() => bridges.closeAll(), { order: 0 })
+  bridges.open(record, theirs, 'first')
+  bridges.open(record, theirs, 'second')
+  t.ok(bridges.serves(record, 'first') && bridges.serves(record, 'second'))
+  t.is(bridges.size, 1, 'one bridge for the feed')
+  const muxer = [...bridges.bridges.values()][0].muxer
+  t.is(bridges.exchangeOf(muxer), 'first', 'its blocks count for the first connection')
+  bridges.closeAll('first')
+  t.ok(bridges.has(record), 'the first connection closed: the bridge stays for the second')
+  t.is(bridges.exchangeOf(muxer), 'second', 'its blocks now count for the second')
+  bridges.closeAll('second')
+  t.absent(bridges.has(record), 'closed with the last connection it served')
+})
