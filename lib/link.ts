@@ -36,7 +36,7 @@ export class Link {
     return new Promise<void>((resolve) => this.uploadWaiters.push(resolve))
   }
 
-  freeUploadPlace(hex: string): void {
+  private freeUploadPlace(hex: string): void {
     if (!this.uploading.delete(hex)) return
     const next = this.uploadWaiters.shift()
     if (next) next()

@@ -144,11 +144,7 @@ async function twoGroupsSharingAFeed (t, opts = {}) {
 
 // Pipes two Corestores directly (no multifeed on the link); returns a function that cuts the link.
 function storeLink (x, y) {
-  const s1 = x.replicate(true)
-  const s2 = y.replicate(false)
-  s1.on('error', () => {})
-  s2.on('error', () => {})
-  s1.pipe(s2).pipe(s1)
+  const [s1, s2] = pipe(x, y)
   return async () => {
     s1.destroy()
     await Promise.all([closed(s1), closed(s2)])
