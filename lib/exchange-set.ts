@@ -351,7 +351,10 @@ export class ExchangeSet implements ExchangeHost {
 }
 
 // A remote feed is passed on to other peers only once we hold a verified block of it: a key nobody can
-// serve (junk from one member) stops at the first honest peer instead of spreading through the group.
+// serve (junk from one member) stops at the first honest peer instead of spreading through the group. Our
+// own writer too, once it holds a block (or moved to a later fork): a receiver never records a feed at
+// length 0, so an empty writer in our set would only keep two sets that agree on every feed from
+// matching, and every reconnect from being in sync (3.2.1).
 function forwardable(record: FeedRecord): boolean {
-  return record.writable || record.length > 0
+  return record.length > 0 || (record.writable && record.fork > 0)
 }

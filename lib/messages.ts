@@ -6,7 +6,7 @@ type Codec<T> = c.Encoder<T>
 type State = Parameters<Codec<unknown>['decode']>[0]
 
 export const PROTOCOL = 'hyper-multifeed'
-export const VERSION = '3.2.0'
+export const VERSION = '3.2.1'
 // One channel per connection that greets every multifeed on it at once (3.1.0): see PROTOCOL.md "Hello".
 export const HELLO_PROTOCOL = 'hyper-multifeed/hello'
 

@@ -1,7 +1,7 @@
 // The exchange that costs the difference: in-sync reconnects, sketches, plain lists and the fallback.
 const test = require('brittle')
 const crypto = require('hypercore-crypto')
-const { create, seeded, pipe, once, closed, Multifeed, bounded } = require('./helpers.js')
+const { create, seeded, pipe, once, closed, poll, Multifeed, bounded } = require('./helpers.js')
 
 async function exchange (a, b) {
   const [s1, s2] = pipe(a, b)
@@ -40,6 +40,30 @@ test('reconnect in sync: summaries only, no feed core opened', async (t) => {
   t.ok(again.bytes < 200, 'a few dozen bytes each way: ' + again.bytes)
   t.is(a.openFeeds, 0, 'no feed core opened on a')
   t.is(b.openFeeds, 0, 'no feed core opened on b')
+})
+
+// A writer that holds no block yet (made at start-up, nothing written) is not advertised: the remote never
+// records a feed at length 0, so with it in our set two sets that agree on every feed never matched, and
+// every reconnect fell back to a sketch. Its first block is announced as any growth.
+test('an empty writer on either side: reconnects are still in sync, and its first block still arrives', async (t) => {
+  const key = crypto.randomBytes(32)
+  const a = await seeded(t, key, 3)
+  const b = await create(t, { key })
+  await a.writer('empty')
+  await b.writer('empty too')
+  const first = await exchange(a, b)
+  t.alike(first.modes, ['list', 'list'])
+  t.is(b.list().filter((f) => !f.writable).length, 3, 'b records a\'s three feeds with blocks, not the empty one')
+  const again = await exchange(a, b)
+  t.alike(again.modes, ['in-sync', 'in-sync'], 'the empty writers keep nobody from being in sync')
+
+  const [s1, s2] = pipe(a, b)
+  t.teardown(() => { s1.destroy(); s2.destroy() })
+  await Promise.all([a.synced(), b.synced()])
+  const empty = await a.writer('empty')
+  await empty.append('its first block')
+  await bounded(t, poll(() => b.list().some((f) => f.key.equals(empty.key) && f.length === 1)), 'the first block of the writer that was empty')
+  t.is((await b.feed(empty.key).get(0)).toString(), 'its first block')
 })
 
 test('reconnect with a few changed feeds reconciles by sketch and converges', async (t) => {
