@@ -350,11 +350,13 @@ export class ExchangeSet implements ExchangeHost {
   }
 }
 
-// A remote feed is passed on to other peers only once we hold a verified block of it: a key nobody can
-// serve (junk from one member) stops at the first honest peer instead of spreading through the group. Our
-// own writer too, once it holds a block (or moved to a later fork): a receiver never records a feed at
-// length 0, so an empty writer in our set would only keep two sets that agree on every feed from
-// matching, and every reconnect from being in sync (3.2.1).
+// A feed is passed on to other peers only once we hold a block of it. A remote feed: a key nobody can serve
+// (junk from one member) stops at the first honest peer instead of spreading through the group. Our own
+// writer too (3.2.1): a receiver never records a feed at length 0, so an empty writer in our set would only
+// keep two sets that agree on every feed from matching, and every reconnect from being in sync. (A writer
+// truncated to 0 is not advertised either until it appends: a peer that opened its channel while it holds
+// the old fork would make hypercore 11.39 at our end ask it for the old fork's length without end,
+// test/upstream/hypercore-truncate-to-zero-upgrade-loop.js.)
 function forwardable(record: FeedRecord): boolean {
-  return record.length > 0 || (record.writable && record.fork > 0)
+  return record.length > 0
 }

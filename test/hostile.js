@@ -337,6 +337,40 @@ test('5b. truncation: a fresh peer meeting the old fork and the writer at once t
   s2.destroy()
 })
 
+// A writer truncated to length 0 is not advertised until it appends again: a peer on the old fork that
+// opened its channel would make hypercore at the writer's end ask it for the old fork's length without end
+// (test/upstream/hypercore-truncate-to-zero-upgrade-loop.js; over a plain pipe no timer ran again, so this
+// test crosses each chunk on a later turn and counts them). Its first block of the new fork is announced,
+// and the peer follows.
+test('5c. a writer truncated to 0: a peer on the old fork does not make it spin, and follows its next block', { timeout: 20000 }, async (t) => {
+  const key = crypto.randomBytes(32)
+  const a = await create(t, { key })
+  const b = await create(t, { key })
+  const w = await a.writer('w')
+  await w.append(blocks(2, 'old'))
+  let [sa] = pipe(a, b)
+  await bounded(t, b.synced(), 'b to download the old fork')
+  sa.destroy()
+  await helpers.closed(sa)
+
+  await w.truncate(0)
+  ;[sa] = pipeLikeNetwork(a, b)
+  let frames = 0
+  sa.on('data', () => frames++)
+  await bounded(t, Promise.all([a.synced(), b.synced()]), 'both synced')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.ok(frames < 50, `the connection is quiet: ${frames} frames from the writer's side until 300 ms after both synced`)
+  t.is(lengthOf(b, w.key), 2, 'b keeps the old fork while the writer holds nothing')
+
+  const held = b.feed(w.key)
+  const reached = reaches(b, held, w.key, 1, 'new 0')
+  await w.append('new 0')
+  await bounded(t, reached, 'b to follow the new fork')
+  t.alike(await blocksOf(b, w.key, 1), ['new 0'])
+  sa.destroy()
+  await helpers.closed(sa)
+})
+
 // --- 6. floods and forwarding ---
 
 test('6a. a feed advertised at length 0 is never recorded, nor kept across reopen', { timeout: 15000 }, async (t) => {
