@@ -6,7 +6,7 @@
 // blocks to the remote and the remote's blocks to it: the two Corestores act as one on that connection.
 // Its sessions are passive (corestore attaches neither copy to other connections for it). A bridge lasts
 // while a connection it serves does (one bridge per feed serves each connection where that copy holds the
-// channel); blocks over it count for the first of those.
+// channel); blocks over it count for one of those that transfers the feed.
 import type Hypercore from 'hypercore'
 import type Corestore from 'corestore'
 import safetyCatch from 'safety-catch'
@@ -25,7 +25,7 @@ class CoreBridge<E> {
   private readonly sessions: Hypercore[]
   private readonly streams: Stream[]
 
-  constructor(ourStore: Corestore, theirStore: Corestore, key: Buffer, exchange: E) {
+  constructor(ourStore: Corestore, readonly theirStore: Corestore, key: Buffer, exchange: E) {
     this.exchanges.add(exchange)
     const mine = ourStore.get({ key, active: false })
     let theirs: Hypercore
@@ -56,31 +56,23 @@ class CoreBridge<E> {
 export class CoreBridges<E> {
   private readonly bridges = new Map<string, CoreBridge<E>>() // feed (hex key) -> its bridge
 
-  // `perConnection`: at most this many bridges for one connection (its download and upload windows); past
-  // it the oldest that carries no transfer of that connection closes (`busy` says which do; one still
-  // needed opens again when its feed next moves). A peer that makes another group's Corestore attach our
-  // feeds one after another cannot pile up bridges, nor close the one a download goes over.
+  // `perConnection`: at most this many bridges serve one connection (its download and upload windows); past
+  // it the oldest that carries no transfer of that connection stops serving it (`busy` says which do), and
+  // if every one does, none is added (one still needed opens again when its feed next moves). A peer that
+  // makes another group's Corestore attach our feeds one after another cannot pile up bridges, nor close
+  // the ones transfers go over.
   constructor(private readonly ourStore: Corestore, private readonly perConnection: number, private readonly busy: (hex: string, exchange: E) => boolean = () => false) {}
 
   // Bridges our copy of the feed to the one in `theirStore`, for `exchange`'s connection. One bridge per
-  // feed: once ours is bridged to another copy, a second connection where that copy holds the channel is
-  // served by the same bridge.
+  // feed: a second connection where the same copy holds the channel is served by the same bridge (where
+  // another store's copy does, it is not bridged).
   open(record: FeedRecord, theirStore: Corestore, exchange: E): void {
     const existing = this.bridges.get(record.hex)
+    if (existing !== undefined && (existing.theirStore !== theirStore || existing.exchanges.has(exchange))) return
+    if (!this.makeRoom(exchange)) return
     if (existing !== undefined) {
       existing.exchanges.add(exchange)
       return
-    }
-    let count = 0
-    let oldest: string | null = null // the oldest idle one, or else the oldest (the windows bound the busy ones)
-    let oldestBusy = true
-    for (const [hex, bridge] of this.bridges) {
-      if (!bridge.exchanges.has(exchange)) continue
-      count++
-      if (oldestBusy && !this.busy(hex, exchange)) {
-        oldest = hex
-        oldestBusy = false
-      } else if (oldest === null) oldest = hex
     }
     let bridge: CoreBridge<E>
     try {
@@ -88,8 +80,23 @@ export class CoreBridges<E> {
     } catch {
       return // a store closing: no bridge (the connection's next move of the feed tries again)
     }
-    if (count >= this.perConnection && oldest !== null) this.leave(oldest, exchange)
     this.bridges.set(record.hex, bridge)
+  }
+
+  // Below the connection's cap, after the oldest idle bridge stopped serving it if need be; false if every
+  // bridge that serves it carries a transfer.
+  private makeRoom(exchange: E): boolean {
+    let count = 0
+    let idle: string | null = null
+    for (const [hex, bridge] of this.bridges) {
+      if (!bridge.exchanges.has(exchange)) continue
+      count++
+      if (idle === null && !this.busy(hex, exchange)) idle = hex
+    }
+    if (count < this.perConnection) return true
+    if (idle === null) return false
+    this.leave(idle, exchange)
+    return true
   }
 
   has(record: FeedRecord): boolean {
@@ -128,11 +135,18 @@ export class CoreBridges<E> {
     }
   }
 
-  // The connection a peer on one of our bridges stands for (the first it serves), or null if the peer is
-  // not on one.
-  exchangeOf(muxer: unknown): E | null {
+  // The connection a peer on one of our bridges stands for, or null if the peer is not on one: of those the
+  // bridge serves, one that transfers the feed (its blocks count there, and keep its stall clock going),
+  // else the first.
+  exchangeOf(muxer: unknown, hex: string): E | null {
     for (const bridge of this.bridges.values()) {
-      if (bridge.muxer === muxer) for (const exchange of bridge.exchanges) return exchange
+      if (bridge.muxer !== muxer) continue
+      let first: E | null = null
+      for (const exchange of bridge.exchanges) {
+        if (this.busy(hex, exchange)) return exchange
+        if (first === null) first = exchange
+      }
+      return first
     }
     return null
   }

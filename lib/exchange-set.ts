@@ -354,8 +354,8 @@ export class ExchangeSet implements ExchangeHost {
 // (junk from one member) stops at the first honest peer instead of spreading through the group. Our own
 // writer too (3.2.1): a receiver never records a feed at length 0, so an empty writer in our set would only
 // keep two sets that agree on every feed from matching, and every reconnect from being in sync. (A writer
-// truncated to 0 is not advertised either until it appends: a peer that opened its channel while it holds
-// the old fork would make hypercore 11.39 at our end ask it for the old fork's length without end,
+// truncated to 0 is not advertised either until it appends: a peer on the old fork that opened its channel
+// for it would make hypercore 11.39 at our end ask it for the old fork's length without end,
 // test/upstream/hypercore-truncate-to-zero-upgrade-loop.js.)
 function forwardable(record: FeedRecord): boolean {
   return record.length > 0

@@ -235,8 +235,25 @@ interface UpgradeCheckingPeer {
 export function recheckUpgrades(core: Hypercore, from: unknown): void {
   for (const peer of core.peers as unknown as UpgradeCheckingPeer[]) {
     if (peer === from || typeof peer._shouldUpdateCanUpgrade !== 'function' || typeof peer._updateCanUpgradeAndSync !== 'function') continue
-    if (peer._shouldUpdateCanUpgrade()) peer._updateCanUpgradeAndSync().catch(noop)
+    if (peer._shouldUpdateCanUpgrade()) recheckUpgrade(peer)
   }
+}
+
+// One check per peer at a time: blocks that land meanwhile ask for one more once it is done (the nodes
+// they bring may be those the running check read too early).
+const rechecking = new WeakMap<UpgradeCheckingPeer, boolean>() // peer -> asked again while its check runs
+
+function recheckUpgrade(peer: UpgradeCheckingPeer): void {
+  if (rechecking.has(peer)) {
+    rechecking.set(peer, true)
+    return
+  }
+  rechecking.set(peer, false)
+  peer._updateCanUpgradeAndSync!().catch(noop).finally(() => {
+    const again = rechecking.get(peer) === true
+    rechecking.delete(peer)
+    if (again && peer._shouldUpdateCanUpgrade!()) recheckUpgrade(peer)
+  })
 }
 
 // The remote's side of this core on one connection, or null when it has no channel for it there.

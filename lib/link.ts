@@ -15,6 +15,11 @@ export class Link {
   readonly attaching = new Map<string, Promise<void>>() // cores being attached here: settled once the channel is open
   private readonly uploadWaiters: Array<() => void> = [] // remote opens waiting for an upload place
 
+  // Does the feed download, linger or upload here?
+  transfers(hex: string): boolean {
+    return this.downloads.has(hex) || this.lingering.has(hex) || this.uploads.has(hex) || this.uploading.has(hex) || this.offered.has(hex)
+  }
+
   // A block of the feed came, or its core just opened: its stall clock starts again.
   touchDownload(hex: string, now = Date.now()): void {
     if (this.downloads.has(hex)) this.downloads.set(hex, now)

@@ -120,7 +120,7 @@ export class Multifeed extends ReadyResource implements TransferHost, ReaderHost
       closing: () => this.closing !== null,
       grown: (record, core) => this.grow(record, core),
       downloaded: (record, index, bytes, from) => {
-        const ex = this.exchanges.of(from) ?? this.transfers.bridges.exchangeOf(from.protomux)
+        const ex = this.exchanges.of(from) ?? this.transfers.bridges.exchangeOf(from.protomux, record.hex)
         if (ex) this.transfers.downloaded(record, ex, bytes)
         if (index < record.length) this.changed(record) // a block below the length: one a reader may wait for
       },

@@ -61,11 +61,8 @@ export class TransferScheduler {
   private readonly storeWatch: StoreWatch
 
   constructor(host: TransferHost, limits: TransferLimits, store: Corestore, storeWatch: StoreWatch) {
-    // a bridge carries a transfer of its connection while the feed downloads or uploads there
-    this.bridges = new CoreBridges(store, limits.maxDownloads + limits.maxUploads, (hex, exchange) => {
-      const link = this.links.get(exchange)
-      return link !== undefined && (link.downloads.has(hex) || link.uploading.has(hex) || link.offered.has(hex))
-    })
+    // a bridge carries a transfer of its connection while the feed downloads, lingers or uploads there
+    this.bridges = new CoreBridges(store, limits.maxDownloads + limits.maxUploads, (hex, exchange) => this.links.get(exchange)?.transfers(hex) ?? false)
     this.windows = new DownloadWindows(limits.maxDownloads, limits.maxTotalDownloads)
     this.storeWatch = storeWatch
     this.host = host
@@ -339,7 +336,7 @@ export class TransferScheduler {
   // A block went over a bridge to the copy that holds the feed's channel (lib/core-bridges.ts): not to the
   // remote yet, so nothing is counted; the upload there is alive, so its clock restarts.
   bridgeUploaded(record: FeedRecord, muxer: unknown): void {
-    const exchange = this.bridges.exchangeOf(muxer)
+    const exchange = this.bridges.exchangeOf(muxer, record.hex)
     if (exchange !== null) this.links.get(exchange)?.touchUpload(record.hex)
   }
 

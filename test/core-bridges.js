@@ -175,60 +175,80 @@ test('a copy that takes the blocks behind its newest over a bridge lets a peer b
   t.is(await c.get(37), 'block 37')
 })
 
-// Past its cap a connection's oldest bridge closes, but not one that carries a transfer of that connection:
-// a member of another group who makes that group's Corestore attach our feeds one after another (each
-// asks for a bridge) must not close the bridge a download goes over.
-test('a connection past its cap of bridges closes an idle one, not the one a transfer goes over', async (t) => {
-  const { CoreBridges } = require('../dist/lib/core-bridges.js')
-  const ours = new Corestore(await t.tmp())
-  const theirs = new Corestore(await t.tmp())
-  t.teardown(async () => { await ours.close(); await theirs.close() }, { order: 3 })
-  const records = []
-  for (let i = 0; i < 4; i++) {
-    const core = ours.get({ name: 'f' + i })
-    await core.ready()
-    t.teardown(() => core.close(), { order: 1 })
-    records.push({ key: core.key, hex: core.key.toString('hex') })
-  }
+// Past its cap a connection stops being served by its oldest bridge, but not by one that carries a transfer
+// of that connection: a member of another group who makes that group's Corestore attach our feeds one after
+// another (each asks for a bridge) must not close the bridge a download goes over. The scheduler says which
+// carry one: a feed downloading, lingering or uploading on that connection.
+test('a connection past its cap of bridges lets go of an idle one, never of one a transfer goes over', async (t) => {
+  const { TransferScheduler } = require('../dist/lib/transfers.js')
+  const { ours, theirs, records } = await bridgeStores(t, 4)
+  const host = { closing: null, recordOf: () => undefined, openCore: () => null, closeCore: () => {}, onstalled: () => {} }
+  const scheduler = new TransferScheduler(host, { maxDownloads: 1, maxUploads: 1, maxTotalDownloads: 8, stallTimeout: 10000 }, ours, null)
+  t.teardown(() => scheduler.close(), { order: 0 })
+  const bridges = scheduler.bridges // a cap of 2 per connection (1 + 1)
+  const conn = {}
+  const link = scheduler.connect(conn)
   const [carrying, idle, next, last] = records
-  const busy = new Set([carrying.hex])
-  const bridges = new CoreBridges(ours, 2, (hex, exchange) => exchange === 'conn' && busy.has(hex))
-  t.teardown(() => bridges.closeAll(), { order: 0 })
-  bridges.open(carrying, theirs, 'conn')
-  bridges.open(idle, theirs, 'conn')
-  bridges.open(next, theirs, 'conn')
+  link.downloads.set(carrying.hex, Date.now()) // a download goes over the first bridge
+  bridges.open(carrying, theirs, conn)
+  bridges.open(idle, theirs, conn)
+  bridges.open(next, theirs, conn)
   t.ok(bridges.has(carrying), 'the bridge a download goes over stays')
-  t.absent(bridges.has(idle), 'the oldest idle bridge closed instead')
+  t.absent(bridges.has(idle), 'the idle bridge closed instead')
   t.ok(bridges.has(next))
-  busy.add(next.hex)
-  bridges.open(last, theirs, 'conn') // every bridge of the connection busy: the oldest closes (the cap holds)
-  t.is([carrying, idle, next, last].filter((r) => bridges.has(r)).length, 2, 'never more than the cap')
-  t.absent(bridges.has(carrying))
+  link.uploads.set(next.hex, 3) // the remote fetches the next feed from us
+  bridges.open(last, theirs, conn)
+  t.absent(bridges.has(last), 'every bridge of the connection carries a transfer: none is added')
+  t.ok(bridges.has(carrying) && bridges.has(next), 'and none of those closes')
 })
 
-// One bridge per feed serves every connection where the other copy holds the feed's channel: it closes
-// with the last of them, not with the first (the others' transfers over it would stall until the feed
-// next moved), and its blocks count for a connection it still serves.
+// One bridge per feed serves every connection where the same copy holds the feed's channel: it closes with
+// the last of them, not with the first (the others' transfers over it would stall until the feed next
+// moved); its blocks count for a connection that transfers the feed; joining it counts against the cap
+// of the connection that joins; and where another store's copy holds the channel, it serves nothing.
 test('a bridge that serves two connections stays until both closed', async (t) => {
   const { CoreBridges } = require('../dist/lib/core-bridges.js')
-  const ours = new Corestore(await t.tmp())
-  const theirs = new Corestore(await t.tmp())
-  t.teardown(async () => { await ours.close(); await theirs.close() }, { order: 3 })
-  const core = ours.get({ name: 'f' })
-  await core.ready()
-  t.teardown(() => core.close(), { order: 1 })
-  const record = { key: core.key, hex: core.key.toString('hex') }
-  const bridges = new CoreBridges(ours, 2)
+  const { ours, theirs, other, records } = await bridgeStores(t, 3)
+  const [record, second, third] = records
+  const busy = new Set()
+  const bridges = new CoreBridges(ours, 1, (hex, exchange) => busy.has(exchange + ':' + hex))
   t.teardown(() => bridges.closeAll(), { order: 0 })
   bridges.open(record, theirs, 'first')
   bridges.open(record, theirs, 'second')
   t.ok(bridges.serves(record, 'first') && bridges.serves(record, 'second'))
   t.is(bridges.size, 1, 'one bridge for the feed')
-  const muxer = [...bridges.bridges.values()][0].muxer
-  t.is(bridges.exchangeOf(muxer), 'first', 'its blocks count for the first connection')
+  const muxer = bridgeMuxer(bridges, record)
+  t.is(bridges.exchangeOf(muxer, record.hex), 'first', 'its blocks count for the first connection')
+  busy.add('second:' + record.hex)
+  t.is(bridges.exchangeOf(muxer, record.hex), 'second', 'or for one that downloads or uploads the feed')
+  bridges.open(second, other, 'third')
+  bridges.open(record, theirs, 'third') // the cap of 1 is taken by the bridge of `second` (idle: it goes)
+  t.ok(bridges.serves(record, 'third') && !bridges.has(second), 'joining counts against the cap of the connection that joins')
+  bridges.open(third, other, 'third')
+  bridges.open(third, theirs, 'fourth')
+  t.absent(bridges.serves(third, 'fourth'), 'a bridge to another store\'s copy does not serve a connection where this one holds the channel')
   bridges.closeAll('first')
-  t.ok(bridges.has(record), 'the first connection closed: the bridge stays for the second')
-  t.is(bridges.exchangeOf(muxer), 'second', 'its blocks now count for the second')
+  t.ok(bridges.has(record), 'the first connection closed: the bridge stays for the others')
   bridges.closeAll('second')
+  bridges.closeAll('third')
   t.absent(bridges.has(record), 'closed with the last connection it served')
 })
+
+async function bridgeStores (t, n) {
+  const ours = new Corestore(await t.tmp())
+  const theirs = new Corestore(await t.tmp())
+  const other = new Corestore(await t.tmp())
+  t.teardown(async () => { for (const s of [ours, theirs, other]) await s.close() }, { order: 3 })
+  const records = []
+  for (let i = 0; i < n; i++) {
+    const core = ours.get({ name: 'f' + i })
+    await core.ready()
+    t.teardown(() => core.close(), { order: 1 })
+    records.push({ key: core.key, hex: core.key.toString('hex') })
+  }
+  return { ours, theirs, other, records }
+}
+
+function bridgeMuxer (bridges, record) {
+  return bridges.bridges.get(record.hex).muxer
+}

@@ -359,7 +359,7 @@ test('5c. a writer truncated to 0: a peer on the old fork does not make it spin,
   sa.on('data', () => frames++)
   await bounded(t, Promise.all([a.synced(), b.synced()]), 'both synced')
   await new Promise((resolve) => setTimeout(resolve, 300))
-  t.ok(frames < 50, `the connection is quiet: ${frames} frames from the writer's side until 300 ms after both synced`)
+  t.ok(frames < 50, `the connection is quiet: ${frames} frames from the writer's side until 300 ms after both synced (thousands before)`)
   t.is(lengthOf(b, w.key), 2, 'b keeps the old fork while the writer holds nothing')
 
   const held = b.feed(w.key)
@@ -367,6 +367,15 @@ test('5c. a writer truncated to 0: a peer on the old fork does not make it spin,
   await w.append('new 0')
   await bounded(t, reached, 'b to follow the new fork')
   t.alike(await blocksOf(b, w.key, 1), ['new 0'])
+
+  // truncated to 0 again while connected, with b downloading it live: its channel closes, and stays quiet
+  const before = frames
+  await w.truncate(0)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.ok(frames - before < 50, `quiet after a truncation to 0 while connected: ${frames - before} frames in 300 ms`)
+  const again = reaches(b, held, w.key, 1, 'newer 0')
+  await w.append('newer 0')
+  await bounded(t, again, 'b to follow the next fork')
   sa.destroy()
   await helpers.closed(sa)
 })
