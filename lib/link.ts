@@ -104,7 +104,7 @@ export class DownloadWindows {
 
   // A place in this connection's window, and in the window of all connections.
   hasSlot(hex: string, link: Link): boolean {
-    if (link.downloads.size >= this.perLink) return false
+    if (this.linkFull(link)) return false
     return this.downloading.has(hex) || this.downloading.size < this.total
   }
 
