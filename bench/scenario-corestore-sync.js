@@ -8,7 +8,7 @@
 // timeMs = replicate start -> done. Peak RSS is measured for the sync phase
 // only (VmHWM reset after setup) and for the whole process.
 //
-//   node bench/scenario-corestore-sync.js [--feeds 1000] [--blocks 10] [--size 100] [--tcp]
+//   node bench/scenario-corestore-sync.js [--feeds 1000] [--blocks 10] [--size 100] [--tcp] [--close-writers] [--profile FILE]
 //
 // --tcp: A and B live in two child processes connected over 127.0.0.1.
 
@@ -19,8 +19,10 @@ const m = require('./lib/measure')
 const { round } = m
 const { pipeCounted, pipeCountedSocket } = require('./lib/counter')
 const tcp = require('./lib/tcp')
+const { profiler } = require('./lib/profile')
 
-const opts = m.args({ feeds: 1000, blocks: 10, size: 100, tcp: false, role: null })
+const opts = m.args({ feeds: 1000, blocks: 10, size: 100, tcp: false, role: null, profile: '', closeWriters: false })
+const prof = profiler(opts.profile) // --profile FILE: CPU profile of the measured phase (pipe only)
 
 async function createWriterStore (dir) {
   const t0 = m.now()
@@ -31,7 +33,14 @@ async function createWriterStore (dir) {
   const blocks = []
   for (let j = 0; j < opts.blocks; j++) blocks.push(Buffer.alloc(opts.size, j & 0xff))
   await Promise.all(cores.map((c) => c.append(blocks)))
-  return { store, cores, setupMs: m.now() - t0 }
+  if (!opts.closeWriters) return { store, cores, setupMs: m.now() - t0 }
+  // --close-writers: A holds no core at the sync (a fresh Corestore on the same folder opens each
+  // stored core when B asks for it), as a multifeed's writers closed by the app
+  const keys = cores.map((c) => c.key)
+  await store.close()
+  const reopened = new Corestore(dir)
+  await reopened.ready()
+  return { store: reopened, cores: keys.map((key) => ({ key })), setupMs: m.now() - t0 }
 }
 
 async function openReaderStore (dir, keys) {
@@ -71,6 +80,7 @@ async function inProcess () {
   m.gc()
   const rssBefore = m.rss()
   m.resetPeak()
+  await prof.start()
 
   const t0 = m.now()
   const s1 = a.store.replicate(true)
@@ -78,6 +88,7 @@ async function inProcess () {
   const counted = pipeCounted(s1, s2)
   await downloadAll(b.cores, opts.blocks)
   const timeMs = m.now() - t0
+  await prof.stop()
   const peak = m.peakRss()
 
   // sanity check: one block

@@ -27,7 +27,12 @@
 //    groups hold after), coresA/coresB (cores each Corestore still held just
 //    before the reconnect: the lingering ones).
 //
-//   node bench/scenario-hmf-groups.js [--groups 200] [--writers 5] [--blocks 1] [--size 100] [--delay 3500] [--profile FILE]
+// --hold-writers: A's app keeps its writers open (as the raw corestore baseline keeps its cores), and the
+// connection is made by a multifeed (the first group's replicate(bool), every other group replicating on
+// it): corestore.replicate() on the app's own Corestore would attach every core the app holds open, its
+// writers too, to the stream (README, "Replication").
+//
+//   node bench/scenario-hmf-groups.js [--groups 200] [--writers 5] [--blocks 1] [--size 100] [--delay 3500] [--hold-writers] [--profile FILE]
 
 const crypto = require('crypto')
 const Corestore = require('corestore')
@@ -38,7 +43,7 @@ const hmf = require('./lib/hmf')
 const { profiler } = require('./lib/profile')
 
 const Multifeed = hmf.load()
-const opts = m.args({ groups: 200, writers: 5, blocks: 1, size: 100, delay: 3500, concurrency: 50, profile: '' })
+const opts = m.args({ groups: 200, writers: 5, blocks: 1, size: 100, delay: 3500, concurrency: 50, holdWriters: false, profile: '' })
 const prof = profiler(opts.profile) // --profile FILE: CPU profile of the first sync
 const round = hmf.round
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -53,8 +58,8 @@ async function batched (items, fn, concurrency = opts.concurrency) {
 // One stream pair, every group replicated on it. Resolves once every group
 // (of B only, or of both sides) is synced.
 function connect (storeA, storeB, groupsA, groupsB) {
-  const s1 = storeA.replicate(true)
-  const s2 = storeB.replicate(false)
+  const s1 = opts.holdWriters ? groupsA[0].replicate(true) : storeA.replicate(true)
+  const s2 = opts.holdWriters ? groupsB[0].replicate(false) : storeB.replicate(false)
   const counted = pipeCounted(s1, s2)
   const errors = hmf.failOnError(s1, s2)
   for (const a of groupsA) a.replicate(s1)
@@ -112,9 +117,10 @@ async function run () {
   const keys = Array.from({ length: opts.groups }, () => crypto.randomBytes(32))
   const t0 = m.now()
   const groupsA = keys.map((key) => new Multifeed(storeA, { key }))
+  const held = [] // --hold-writers: the app's open writers
   await batched(groupsA, async (a) => {
     await a.ready()
-    await hmf.addWriters(a, opts.writers, { blocks: opts.blocks, size: opts.size })
+    held.push(...await hmf.addWriters(a, opts.writers, { blocks: opts.blocks, size: opts.size, keepOpen: opts.holdWriters }))
   })
   const setupMs = m.now() - t0
   const t1 = m.now()
@@ -179,6 +185,8 @@ async function run () {
   return {
     scenario: 'hmf-groups',
     groups: opts.groups,
+    holdWriters: opts.holdWriters,
+    heldWriters: held.length,
     writers: opts.writers,
     blocks: opts.blocks,
     size: opts.size,

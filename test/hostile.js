@@ -850,6 +850,28 @@ test('a closed writer is not attached to new streams (no linger)', async (t) => 
   t.absent(opened.includes(hex(dk)), 'the closed writer\'s channel was not offered on the new stream')
 })
 
+// A writer the app holds is an active session, which corestore.replicate() on an active Corestore attaches
+// to every stream (README, "Replication"); the multifeed replicates through its inactive namespace.
+test('a writer the app holds is not attached to a stream the multifeed makes', async (t) => {
+  const key = crypto.randomBytes(32)
+  const m = await create(t, { key, timeout: 300 })
+  const w = await m.writer('w')
+  await w.append('x')
+  const store = new Corestore(await t.tmp())
+  t.teardown(() => store.close(), { order: 2 })
+  const opened = []
+  const s1 = m.replicate(true)
+  const s2 = store.replicate(false)
+  s2.on('error', () => {})
+  Hypercore.getProtocolMuxer(s2).pair({ protocol: 'hypercore/alpha' }, (id) => { opened.push(hex(id)) })
+  const failed = new Promise((resolve) => s1.once('error', resolve))
+  s1.pipe(s2).pipe(s1)
+  const err = await bounded(t, failed, 'the stream to fail with ERR_KEY_MISMATCH', 3000)
+  t.is(err && err.code, 'ERR_KEY_MISMATCH')
+  t.absent(w.closing, 'the app still holds its writer')
+  t.absent(opened.includes(hex(w.discoveryKey)), 'the held writer\'s channel was not offered')
+})
+
 // --- authorized multifeeds ---
 
 test('authorized: a member flooding 3,000 fresh keys and forged records: nothing recorded or stored, refusals reported, the connection stays', async (t) => {
