@@ -480,7 +480,7 @@ function hmfTable () {
     line(id, 'Reconnect, ' + d + ' changed', P.reconnectFeeds.toLocaleString('en-US') + ' feeds × 1 block', () => ms(get(id, 'timeMs')), () => '–',
       () => 'mode ' + get(id, 'mode') + ', exchange ' + bytes(get(id, 'exchangeBytes')) + ' (' + f(id, 'exchangeMs', ' ms') + '), wire ' + bytes(get(id, 'bytes')) + ', feed cores open after: ' + f(id, 'openFeedsA') + ' + ' + f(id, 'openFeedsB'))
   }
-  line('hmf-first-contact', 'First contact (B empty)', P.firstContactFeeds.toLocaleString('en-US') + ' feeds of length 0', () => ms(get('hmf-first-contact', 'timeMs')),
+  line('hmf-first-contact', 'First contact (B empty)', P.firstContactFeeds.toLocaleString('en-US') + ' feeds × 1 block, every one declined by B\'s accept()', () => ms(get('hmf-first-contact', 'timeMs')),
     () => mb(get('hmf-first-contact', 'peakRssMB')) + ' (growth ' + mb(get('hmf-first-contact', 'peakGrowthMB')) + ')',
     () => 'mode ' + get('hmf-first-contact', 'mode') + ', exchange ' + bytes(get('hmf-first-contact', 'exchangeBytes')) + ', wire ' + bytes(get('hmf-first-contact', 'bytes')) + '; feed cores opened ' + f('hmf-first-contact', 'openFeedsA') + ' (A) + ' + f('hmf-first-contact', 'openFeedsB') + ' (B); opening A: ' + f('hmf-first-contact', 'openMs', ' ms'))
   line('hmf-open', 'Open (new Multifeed → ready → list)', P.openFeeds.toLocaleString('en-US') + ' remote feeds × 1 block', () => ms(get('hmf-open', 'timeMs')),

@@ -2,13 +2,13 @@
 // hyper-multifeed (4): first contact, B (empty) learns A's feed list.
 //
 // Prepared once (lib/hmf-state.js 'sender', cached, see lib/hmf.js): A with
-// --feeds writers of length 0 (no blocks, so nothing but the list moves).
-// Per run: copy A, open it and an empty B with the shared key (maxFeeds >=
-// --feeds; the default is 100,000), replicate over a counted pipe and wait
-// until B's stream emits 'remote-feeds' (B's exchange finished) with every
-// feed in what B's exchange learned of A, then both sides' synced(). B records
-// none of them: a feed advertised at length 0 has nothing to fetch and is never
-// recorded (PROTOCOL.md), so this measures the list alone.
+// --feeds writers of one 100-byte block each (protocol 3.2.1 advertises only
+// feeds that hold a block). Per run: copy A, open it and an empty B with the
+// shared key (maxFeeds >= --feeds; the default is 100,000) whose accept()
+// declines every feed, replicate over a counted pipe and wait until B's stream
+// emits 'remote-feeds' (B's exchange finished) with every feed in what B's
+// exchange learned of A, then both sides' synced(). B records and fetches none
+// of them, so this measures the list alone.
 //
 // Prints (hook contract): bytes = wire bytes after the Noise handshake, both
 // directions, at that moment; timeMs = replicate() -> B knows all feeds.
@@ -30,7 +30,7 @@ const prof = profiler(opts.profile) // --profile FILE: CPU profile of replicate(
 const round = hmf.round
 
 async function run () {
-  const state = await hmf.cachedState('sender', { feeds: opts.feeds }, { noCache: !opts.cache })
+  const state = await hmf.cachedState('sender', { feeds: opts.feeds, blocks: 1 }, { noCache: !opts.cache })
   const meta = state.meta
   const n = meta.feeds
   const maxFeeds = Math.max(100000, n)
@@ -43,7 +43,7 @@ async function run () {
   await a.ready()
   const openMs = m.now() - t0
   if (a.size !== n) throw new Error('A lists ' + a.size + ' feeds, expected ' + n)
-  const b = new Multifeed(m.tmpdir('hmf-bench-fc-b-'), { key, maxFeeds, ...extra })
+  const b = new Multifeed(m.tmpdir('hmf-bench-fc-b-'), { key, maxFeeds, accept: () => false, ...extra })
   await b.ready()
   m.gc()
   const rssBefore = m.rss()

@@ -15,8 +15,9 @@
 //     scenario-hmf-authorized.js.
 //
 //   node bench/lib/hmf-state.js --state-kind sender --state-dir D --feeds 100000
-//     D/a: multifeed A with --feeds writers of length 0 (first contact: the
-//     receiver only learns the list). Used by scenario-hmf-first-contact.js.
+//     D/a: multifeed A with --feeds writers of --blocks blocks of --size bytes
+//     (first contact: the receiver learns the list, and declines every feed).
+//     Used by scenario-hmf-first-contact.js.
 //
 // Prints one JSON line: the meta (key, counts, build times) that cachedState()
 // stores as meta.json.
@@ -66,7 +67,8 @@ async function sender () {
   const t0 = m.now()
   const a = new Multifeed(path.join(opts.stateDir, 'a'), { maxFeeds: Math.max(100000, opts.feeds) })
   await a.ready()
-  await hmf.addWriters(a, opts.feeds, { blocks: 0, concurrency: 512 })
+  // one block each: a feed advertised at length 0 is not advertised at all (protocol 3.2.1)
+  await hmf.addWriters(a, opts.feeds, { blocks: opts.blocks, size: opts.size, concurrency: 512 })
   const key = a.key.toString('hex')
   const size = a.size
   await a.close()
