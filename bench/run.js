@@ -161,7 +161,7 @@ const HMF = [
   // issue 13.4: many groups on one connection, interleaved with corestore-sync-groups
   { id: 'hmf-groups-many', script: 'scenario-hmf-groups.js', args: groups(P.groupsMany, EARLY_DELAY), interleave: 'groups-many', reps: P.slowReps },
   // the same with A's writers held open by the app, as corestore-sync-groups' cores (the stream made by a multifeed)
-  { id: 'hmf-groups-many-held', script: 'scenario-hmf-groups.js', args: [...groups(P.groupsMany, EARLY_DELAY), '--hold-writers'], interleave: 'groups-many', reps: P.slowReps },
+  { id: 'hmf-groups-many-held', script: 'scenario-hmf-groups.js', args: [...groups(P.groupsMany, EARLY_DELAY), '--hold-writers', '--stream', 'multifeed'], interleave: 'groups-many', reps: P.slowReps },
   // issue 13.3: live growth: prints { p50Ms, bytesPerAppend }; the peer app holds the feed (b.feed(key)) or nothing
   { id: 'hmf-live-held', script: 'scenario-hmf-live.js', args: [...liveArgs, '--hold', 'feed'], interleave: 'live' },
   { id: 'hmf-live', script: 'scenario-hmf-live.js', args: [...liveArgs, '--hold', 'none'], interleave: 'live' },

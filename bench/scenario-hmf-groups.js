@@ -27,12 +27,13 @@
 //    groups hold after), coresA/coresB (cores each Corestore still held just
 //    before the reconnect: the lingering ones).
 //
-// --hold-writers: A's app keeps its writers open (as the raw corestore baseline keeps its cores), and the
-// connection is made by a multifeed (the first group's replicate(bool), every other group replicating on
-// it): corestore.replicate() on the app's own Corestore would attach every core the app holds open, its
-// writers too, to the stream (README, "Replication").
+// --hold-writers: A's app keeps its writers open (as the raw corestore baseline keeps its cores).
+// --stream store (default): each side's connection is its Corestore's replicate(bool), every group
+// replicating on it; --stream multifeed: the first group's replicate(bool) makes it. corestore.replicate()
+// on the app's own Corestore attaches every core the app holds open, its writers too, to the stream
+// (README, "Replication"); a multifeed's stream attaches none.
 //
-//   node bench/scenario-hmf-groups.js [--groups 200] [--writers 5] [--blocks 1] [--size 100] [--delay 3500] [--hold-writers] [--profile FILE]
+//   node bench/scenario-hmf-groups.js [--groups 200] [--writers 5] [--blocks 1] [--size 100] [--delay 3500] [--hold-writers] [--stream store|multifeed] [--profile FILE]
 
 const crypto = require('crypto')
 const Corestore = require('corestore')
@@ -43,7 +44,8 @@ const hmf = require('./lib/hmf')
 const { profiler } = require('./lib/profile')
 
 const Multifeed = hmf.load()
-const opts = m.args({ groups: 200, writers: 5, blocks: 1, size: 100, delay: 3500, concurrency: 50, holdWriters: false, profile: '' })
+const opts = m.args({ groups: 200, writers: 5, blocks: 1, size: 100, delay: 3500, concurrency: 50, holdWriters: false, stream: 'store', profile: '' })
+if (!['store', 'multifeed'].includes(opts.stream)) throw new Error('--stream store|multifeed')
 const prof = profiler(opts.profile) // --profile FILE: CPU profile of the first sync
 const round = hmf.round
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -58,8 +60,9 @@ async function batched (items, fn, concurrency = opts.concurrency) {
 // One stream pair, every group replicated on it. Resolves once every group
 // (of B only, or of both sides) is synced.
 function connect (storeA, storeB, groupsA, groupsB) {
-  const s1 = opts.holdWriters ? groupsA[0].replicate(true) : storeA.replicate(true)
-  const s2 = opts.holdWriters ? groupsB[0].replicate(false) : storeB.replicate(false)
+  const byGroup = opts.stream === 'multifeed'
+  const s1 = byGroup ? groupsA[0].replicate(true) : storeA.replicate(true)
+  const s2 = byGroup ? groupsB[0].replicate(false) : storeB.replicate(false)
   const counted = pipeCounted(s1, s2)
   const errors = hmf.failOnError(s1, s2)
   for (const a of groupsA) a.replicate(s1)
@@ -186,6 +189,7 @@ async function run () {
     scenario: 'hmf-groups',
     groups: opts.groups,
     holdWriters: opts.holdWriters,
+    stream: opts.stream,
     heldWriters: held.length,
     writers: opts.writers,
     blocks: opts.blocks,
