@@ -13,7 +13,8 @@ import { ChannelRouter, Routed } from './router'
 import type { StoreWatch } from './store-watch'
 import type { Greeter } from './hello'
 import { LiveAnnouncer } from './announcer'
-import { VERSION_MISMATCH, CLIENT_MISMATCH, OWNER_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, QUEUE_FULL, MultifeedError } from './errors'
+import { VERSION_MISMATCH, CLIENT_MISMATCH, OWNER_MISMATCH, KEY_MISMATCH, BAD_MESSAGE, TOO_MANY_FEEDS, EXCHANGE_TIMEOUT, MultifeedError } from './errors'
+import { InboundQueue } from './inbound'
 import { toHex } from './keys'
 import { Position, PositionMap, covers } from './position'
 import { endGracefully, hasCoreChannels } from './internals'
@@ -89,8 +90,18 @@ export class FeedExchange implements Routed, Greeter {
   private router: ChannelRouter
   private timer: NodeJS.Timeout | null = null
   private readonly timeout: number
-  private queue: Promise<void> = Promise.resolve()
-  private unprocessed = 0 // messages queued or being processed
+  // the remote's messages, in order; the timeout bounds progress, not silence: only a message that moved
+  // the exchange on (a new phase, feeds we did not know, symbols, a diff) re-arms it, so a drip of empty
+  // messages cannot hold it open
+  private readonly inbound = new InboundQueue({
+    stopped: () => this.phase === 'closed',
+    done: () => {
+      const progress = this.progressMark()
+      if (progress !== this.lastProgress && this.phase !== 'live') this.arm()
+      this.lastProgress = progress
+    },
+    failed: (err) => this.fail(err as MultifeedError)
+  })
   private salt: Buffer | null = null
   private local: LocalEntry[] = []
   private elements: Buffer[] = [] // this.local's elements, in the same order
@@ -102,11 +113,8 @@ export class FeedExchange implements Routed, Greeter {
   private readonly sentRecords = new Set<string>() // membership record ids sent on this connection
   refusedRecords = 0 // records from the remote that did not count (the multifeed bounds them)
   private readonly recordQueue = new Map<string, m.MemberRecord>() // records to send once live
-  private queuedEntries = 0
-  queuedBytes = 0 // bytes of received messages not processed yet
   private readonly downloadedFeeds = new Set<string>()
   private sentDone = false
-  processing = 0 // messages being processed now
   private lastProgress = ''
   private remoteRejected = false
   private receivedDone = false
@@ -320,7 +328,7 @@ export class FeedExchange implements Routed, Greeter {
   private ontimeout(): void {
     this.timer = null
     // our own work (a slow accept filter, a large batch to record) is not the remote's silence
-    if (this.processing > 0) return this.arm()
+    if (this.inbound.processing > 0) return this.arm()
     if (this.phase !== 'opening') return this.fail(EXCHANGE_TIMEOUT(this.phase, this.timeout))
     // on a shared connection, a peer without this multifeed is normal: just stop waiting for it
     if (!this.owned) return this.destroy(null)
@@ -353,7 +361,7 @@ export class FeedExchange implements Routed, Greeter {
     }
     this.stats.startedAt = Date.now()
     this.phase = 'summary'
-    this.enqueue(() => this.sendSummary())
+    this.inbound.push(() => this.sendSummary()) // before any message of the remote's is processed
   }
 
   private onclose(isRemote: boolean): void {
@@ -379,7 +387,7 @@ export class FeedExchange implements Routed, Greeter {
     // larger than any valid message: malformed, and dropped at once (in order, like any other failure)
     if (buf.byteLength > MAX_MESSAGE_BYTES) {
       const size = buf.byteLength
-      return this.enqueue(() => { throw BAD_MESSAGE(`a message of ${size} bytes, the largest valid one is under ${MAX_MESSAGE_BYTES}`) })
+      return this.inbound.push(() => { throw BAD_MESSAGE(`a message of ${size} bytes, the largest valid one is under ${MAX_MESSAGE_BYTES}`) })
     }
     // a flood is refused as it arrives, before it queues: entries waiting to be processed (of `feeds`
     // and of `diff.full`) are bounded too
@@ -388,21 +396,14 @@ export class FeedExchange implements Routed, Greeter {
       try {
         diff = m.decode(m.diff, buf, 'diff')
       } catch (err) {
-        return this.enqueue(() => { throw err }) // in order: what came before it is still processed
+        return this.inbound.push(() => { throw err }) // in order: what came before it is still processed
       }
     }
+    // and so are their bytes: a peer that keeps sending past what any honest exchange needs is cut off
     const n = type === 1 ? m.peekUint(buf, 1) : diff !== null ? diff.full.length : 0
-    this.queuedEntries += n
-    if (this.queuedEntries > 2 * this.maxEntries) return this.fail(TOO_MANY_FEEDS(this.maxEntries, this.queuedEntries))
-    // and so are their bytes: a peer that keeps sending past what any honest exchange needs is cut off.
-    // (Pausing the Noise stream instead would not reach the socket under a replicate(bool) stream: its
-    // bridge keeps buffering, unbounded.)
-    const bytes = buf.byteLength
-    this.queuedBytes += bytes
-    if (this.queuedBytes > this.maxQueuedBytes) return this.fail(QUEUE_FULL(this.queuedBytes, this.maxQueuedBytes))
-    this.enqueue(async () => {
-      this.queuedEntries -= n
-      this.queuedBytes -= bytes
+    const refused = this.inbound.admit(n, buf.byteLength, this.maxEntries, this.maxQueuedBytes)
+    if (refused !== null) return this.fail(refused)
+    this.inbound.push(() => {
       switch (type) {
         case 0: return this.onsummary(m.decode(m.summary, buf, 'summary'))
         case 1: return this.onfeeds(m.decode(m.feeds, buf, 'feeds'))
@@ -413,7 +414,12 @@ export class FeedExchange implements Routed, Greeter {
         case 6: return this.onrecords(m.decode(m.records, buf, 'records'))
         default: throw BAD_MESSAGE('unknown message type ' + type)
       }
-    })
+    }, n, buf.byteLength)
+  }
+
+  // Bytes of the remote's messages received and not processed yet.
+  get queuedBytes(): number {
+    return this.inbound.waitingBytes
   }
 
   // Entries a remote's set may hold: its feeds, and in an authorized multifeed their membership records
@@ -426,30 +432,12 @@ export class FeedExchange implements Routed, Greeter {
     return 2 * this.maxEntries * ENTRY_BYTES + QUEUE_SLACK_BYTES
   }
 
-  // The timeout bounds progress, not silence: only a message that moved the exchange on (a new phase,
-  // feeds we did not know, symbols, a diff) re-arms it, so a drip of empty messages cannot hold it open.
-  private enqueue(fn: () => Promise<void> | void): void {
-    this.unprocessed++
-    this.queue = this.queue.then(async () => {
-      if (this.phase === 'closed') return
-      this.processing++
-      try {
-        await fn()
-      } finally {
-        this.processing--
-      }
-      const progress = this.progressMark()
-      if (progress !== this.lastProgress && this.phase !== 'live') this.arm()
-      this.lastProgress = progress
-    }).catch((err) => this.fail(err)).finally(() => { this.unprocessed-- })
-  }
-
   // Settles once every message received so far is processed (null: none waits). The router holds a
   // remote's Hypercore open until then: an announcement that came before it decides how it is answered.
   // Only live: before, the remote's opens answer the lists we sent, not its own (a first sync's opens do
   // not wait for thousands of entries to be recorded).
   received(): Promise<void> | null {
-    return this.phase === 'live' && this.unprocessed > 0 ? this.queue : null
+    return this.phase === 'live' ? this.inbound.pending() : null
   }
 
   private progressMark(): string {

@@ -1210,13 +1210,13 @@ function listenerCounts (emitter) {
   return out
 }
 
-// Waits until the exchange's message queue stops growing.
+// Waits until the exchange has processed every message received (lib/inbound.ts), a turn after the last.
 async function drain (ex) {
   for (let i = 0; i < 1000; i++) {
-    const q = ex.queue
-    await q
+    const q = ex.inbound.pending()
+    if (q !== null) await q
     await new Promise((resolve) => setImmediate(resolve))
-    if (ex.queue === q) return
+    if (ex.inbound.pending() === null) return
   }
 }
 
