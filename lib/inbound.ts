@@ -1,8 +1,8 @@
 // What a remote sent on one exchange channel, processed one message at a time in arrival order (a feeds
 // message may wait on storage while the next one arrives), after our own work queued before it (our
-// summary, once the channel opens). What waits is bounded as it arrives, in entries
-// and in bytes, so a flood is refused before it queues. (Pausing the Noise stream instead would not reach
-// the socket under a replicate(bool) stream: its bridge keeps buffering, unbounded.)
+// summary, once the channel opens). What waits is bounded as it arrives, in entries and in bytes, so a
+// flood is refused before it queues. (Pausing the Noise stream instead would not reach the socket under a
+// replicate(bool) stream: its bridge keeps buffering, unbounded.)
 import { TOO_MANY_FEEDS, QUEUE_FULL, MultifeedError } from './errors'
 
 export interface InboundHost {
