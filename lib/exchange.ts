@@ -328,7 +328,7 @@ export class FeedExchange implements Routed, Greeter {
   private ontimeout(): void {
     this.timer = null
     // our own work (a slow accept filter, a large batch to record) is not the remote's silence
-    if (this.inbound.processing > 0) return this.arm()
+    if (this.inbound.processing) return this.arm()
     if (this.phase !== 'opening') return this.fail(EXCHANGE_TIMEOUT(this.phase, this.timeout))
     // on a shared connection, a peer without this multifeed is normal: just stop waiting for it
     if (!this.owned) return this.destroy(null)

@@ -17,7 +17,7 @@ export class InboundQueue {
   private unprocessed = 0 // messages queued or being processed
   private entries = 0 // feed entries of the messages not processed yet
   private bytes = 0 // and their bytes
-  processing = 0 // messages being processed now
+  private running = 0 // messages being processed now (0 or 1: one at a time)
 
   constructor(host: InboundHost) {
     this.host = host
@@ -41,16 +41,22 @@ export class InboundQueue {
       this.entries -= entries
       this.bytes -= bytes
       if (this.host.stopped()) return
-      this.processing++
+      this.running++
       try {
         await fn()
       } finally {
-        this.processing--
+        this.running--
       }
       this.host.done()
     }).catch((err) => this.host.failed(err)).finally(() => { this.unprocessed-- })
   }
 
+  // Is a message being processed now (our own slow work, not the remote's silence)?
+  get processing(): boolean {
+    return this.running > 0
+  }
+
+  // Bytes of the messages received and not processed yet.
   get waitingBytes(): number {
     return this.bytes
   }
